@@ -27,3 +27,81 @@ bench: sync
 # --- images (issue: step images) -------------------------------------------------------------
 
 # --- cluster (issue: workflows and deploy) ---------------------------------------------------
+# From an empty machine to a finished run on kind; deploy/README.md walks through the same steps.
+# Order matters: Argo and Fluid first (their CRDs), then the NAS claim and the service account the
+# prepare-data Job uses, then vineyard, then the webhook profile, images and workflows.
+ARGO_VERSION ?= v3.7.18
+# Size of a run in 10,000-row blocks; the prepare-data Job and the workflows must agree on it.
+DATA_MULTIPLIER ?= 100
+# Where kind-config.yaml mounts the stand-in NAS from (fixed there: kind does not expand variables).
+NAS_HOST_DIR := /tmp/shmpipe-nas
+
+.PHONY: cluster cluster-argo cluster-fluid cluster-nas cluster-rbac cluster-data-manifest \
+	cluster-data cluster-vineyard cluster-fluid-profile cluster-images cluster-up \
+	submit-nas submit-vineyard cluster-delete
+
+cluster:
+	# World-writable: the steps run as uid 1000, and a hostPath volume ignores fsGroup.
+	mkdir -p $(NAS_HOST_DIR) && chmod 0777 $(NAS_HOST_DIR)
+	kind create cluster --name $(KIND_CLUSTER) --config deploy/kind-config.yaml
+
+cluster-argo:
+	kubectl create namespace argo --dry-run=client -o yaml | kubectl apply -f -
+	kubectl apply --server-side -n argo \
+	  -f https://github.com/argoproj/argo-workflows/releases/download/$(ARGO_VERSION)/install.yaml
+	kubectl -n argo rollout status deployment/workflow-controller --timeout=5m
+
+cluster-fluid:
+	kubectl create namespace fluid-system --dry-run=client -o yaml | kubectl apply -f -
+	helm repo add fluid https://fluid-cloudnative.github.io/charts && helm repo update fluid
+	helm upgrade --install fluid fluid/fluid --namespace fluid-system --wait --timeout 10m
+
+cluster-nas:
+	kubectl apply -f deploy/nas.yaml
+	kubectl wait --for=jsonpath='{.status.phase}'=Bound pvc/benchmark-data --timeout=2m
+
+cluster-rbac:
+	kubectl apply -f deploy/rbac.yaml
+
+# The Job as applied: the registry, tag and multiplier of this make invocation substituted in.
+cluster-data-manifest:
+	@sed -e 's#image: test-registry/prepare-data:latest#image: $(REGISTRY)/prepare-data:$(TAG)#' \
+	  -e '/- --multiplier/{' -e 'n' -e 's/"[0-9]*"/"$(DATA_MULTIPLIER)"/' -e '}' \
+	  deploy/prepare-data-job.yaml
+
+cluster-data:
+	# A Job's pod template cannot change; a rerun with other values replaces the Job.
+	kubectl delete job prepare-data --ignore-not-found
+	$(MAKE) --no-print-directory -s cluster-data-manifest | kubectl apply -f -
+	kubectl wait --for=condition=complete job/prepare-data --timeout=30m
+	kubectl logs job/prepare-data --tail=5
+
+cluster-vineyard:
+	kubectl apply -f deploy/vineyard.yaml
+	kubectl wait --for=jsonpath='{.status.phase}'=Bound dataset/vineyard --timeout=10m
+
+cluster-fluid-profile:
+	kubectl apply -f deploy/fluid-webhook-plugins.yaml
+	# The webhook reads its profile at start.
+	kubectl -n fluid-system delete pod -l control-plane=fluid-webhook
+	kubectl -n fluid-system wait --for=condition=Ready pod -l control-plane=fluid-webhook --timeout=3m
+
+cluster-images:
+	$(MAKE) --no-print-directory images load-images
+
+# Everything up to a cluster ready for `make submit-nas` / `make submit-vineyard`.
+cluster-up: cluster cluster-argo cluster-fluid cluster-images cluster-nas cluster-rbac cluster-data \
+	cluster-vineyard cluster-fluid-profile
+
+submit-nas:
+	argo submit --wait workflows/pipeline.yaml -p data_multiplier=$(DATA_MULTIPLIER) \
+	  -p registry=$(REGISTRY) -p tag=$(TAG)
+	argo get @latest
+
+submit-vineyard:
+	argo submit --wait workflows/pipeline-with-vineyard.yaml -p data_multiplier=$(DATA_MULTIPLIER) \
+	  -p registry=$(REGISTRY) -p tag=$(TAG)
+	argo get @latest
+
+cluster-delete:
+	kind delete cluster --name $(KIND_CLUSTER)

@@ -20,6 +20,8 @@ WORKFLOWS = {
     "vineyard": ROOT / "workflows" / "pipeline-with-vineyard.yaml",
 }
 DEPLOY = ROOT / "deploy"
+# The Kubernetes minor version of the kind node image (deploy/kind-config.yaml).
+K8S_VERSION = "1.31"
 
 # A name as Argo would generate it from generateName (five random characters).
 SAMPLE_SUFFIX = "x7k2p"

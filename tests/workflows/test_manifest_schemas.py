@@ -13,11 +13,9 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from argo_model import DEPLOY, WORKFLOWS, load, load_all
+from argo_model import DEPLOY, K8S_VERSION, WORKFLOWS, load, load_all
 
 ARGO_VERSIONS = ["v3.7.18", "v4.1.2"]
-# The kind node image's Kubernetes minor version (deploy/kind-config.yaml).
-K8S_VERSION = "1.31"
 CORE_MANIFESTS = ["nas.yaml", "rbac.yaml", "prepare-data-job.yaml", "fluid-webhook-plugins.yaml"]
 FLUID_CRDS = {
     "Dataset": "fluid-data.fluid.io_datasets.yaml",
