@@ -1,0 +1,1 @@
+"""Shared core of the pipeline steps: dataset schema, the NAS and vineyard stores, step metrics."""

@@ -1,0 +1,95 @@
+"""What every command shares: common flags, and errors as one line with a clear exit code."""
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from .dataset import check_multiplier, check_run_id, default_data_dir
+from .errors import StepError, UsageError
+from .store import STORES
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line too, pointing at --help instead of printing usage."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="the shared volume (default: $SHMPIPE_DATA_DIR, else ./data)",
+    )
+
+
+def add_run_id(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--run-id",
+        default="default",
+        help="names this run's objects and files; in a workflow, the workflow's name",
+    )
+
+
+def add_multiplier(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--multiplier", default="1", help="the table has 10,000 x MULTIPLIER rows (default 1)"
+    )
+
+
+def add_store(parser: argparse.ArgumentParser, flag: str) -> None:
+    parser.add_argument(flag, required=True, choices=STORES, help="where the split lives")
+    parser.add_argument(
+        "--vineyard-socket",
+        default=None,
+        help="vineyard IPC socket (default: VINEYARD_IPC_SOCKET, VINEYARD_CONFIG, Fluid's "
+        "/var/run/vineyard mount, else an embedded local vineyardd)",
+    )
+
+
+def add_debug(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+
+def normalize(args: argparse.Namespace) -> argparse.Namespace:
+    """Check the values argparse cannot check by type alone."""
+    if hasattr(args, "data_dir") and args.data_dir is None:
+        args.data_dir = default_data_dir()
+    if hasattr(args, "run_id"):
+        check_run_id(args.run_id)
+    if hasattr(args, "multiplier"):
+        args.multiplier = check_multiplier(args.multiplier)
+    return args
+
+
+def run(
+    parser: argparse.ArgumentParser,
+    body: Callable[[argparse.Namespace], int | None],
+    argv: list[str] | None = None,
+) -> int:
+    """Parse, run, and turn failures into `<prog>: error: ...` on one line.
+
+    Exit 2 for usage errors (as argparse does), 1 for runtime errors; `--debug` shows the traceback.
+    """
+    args = parser.parse_args(argv)
+
+    def fail(code: int, error: Exception, prefix: str = "") -> None:
+        if args.debug:
+            raise error
+        one_line = " ".join(str(error).split())
+        parser.exit(code, f"{parser.prog}: error: {prefix}{one_line}\n")
+
+    try:
+        normalize(args)
+        return body(args) or 0
+    except UsageError as e:
+        fail(2, e)
+    except StepError as e:
+        fail(1, e)
+    except KeyboardInterrupt:
+        parser.exit(130, f"{parser.prog}: interrupted\n")
+    except Exception as e:  # noqa: BLE001 - the last line of defence for a one-line message
+        fail(1, e, f"unexpected {type(e).__name__} (rerun with --debug for the traceback): ")
+    return 1

@@ -1,0 +1,61 @@
+"""What a step measures about itself: start-up, per-phase seconds, rows, bytes, peak memory."""
+
+import os
+import resource
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .dataset import run_dir
+from .files import write_json
+
+
+def process_age_s() -> float:
+    """Seconds since the kernel started this process: start-up (interpreter, imports) included."""
+    with open("/proc/self/stat") as f:
+        # The command name (field 2) may hold spaces; the fields after its ')' are fixed.
+        fields = f.read().rsplit(")", 1)[1].split()
+    started_ticks = int(fields[19])
+    with open("/proc/uptime") as f:
+        uptime = float(f.read().split()[0])
+    return uptime - started_ticks / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_bytes() -> int:
+    # Linux reports ru_maxrss in KiB. Shared memory the process touched counts too.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+@dataclass
+class StepMetrics:
+    step: str
+    store: str
+    run_id: str
+    startup_s: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    bytes: dict[str, int] = field(default_factory=dict)
+    peak_rss_bytes: int = 0
+
+    @classmethod
+    def start(cls, step: str, store: str, run_id: str) -> "StepMetrics":
+        return cls(step, store, run_id, startup_s=round(process_age_s(), 4))
+
+    @contextmanager
+    def phase(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - t0, 6)
+
+    def count(self, name: str, array) -> None:
+        self.rows[name] = int(array.shape[0])
+        self.bytes[name] = int(array.nbytes)
+
+    def finish(self, data_dir: Path) -> dict:
+        self.peak_rss_bytes = peak_rss_bytes()
+        record = asdict(self)
+        write_json(run_dir(data_dir, self.run_id) / "steps" / f"{self.step}.json", record)
+        return record

@@ -1,0 +1,79 @@
+"""`prepare-data`: write the seed's synthetic housing table, bit for bit, to the shared volume."""
+
+import argparse
+import json
+import shutil
+import sys
+import time
+
+import numpy as np
+
+from . import raw
+from .cli import Parser, add_data_dir, add_debug, add_multiplier, run
+from .dataset import COLUMN_NAMES, COLUMNS, ROWS_PER_MULTIPLIER, SEED, raw_path
+from .errors import StepError
+
+
+def generate(multiplier: int) -> dict[str, np.ndarray]:
+    """The seed's table: one generator, seed 42, columns drawn whole and in file order."""
+    rows = ROWS_PER_MULTIPLIER * multiplier
+    rng = np.random.default_rng(SEED)
+    return {
+        c.name: rng.integers(c.low, c.high_exclusive, size=rows, dtype=np.int64) for c in COLUMNS
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="prepare-data",
+        description="Write the synthetic housing table (10,000 x MULTIPLIER rows) as Arrow IPC.",
+    )
+    add_multiplier(parser)
+    add_data_dir(parser)
+    parser.add_argument("--force", action="store_true", help="rewrite it even if it exists")
+    add_debug(parser)
+    return parser
+
+
+def prepare(data_dir, multiplier: int, force: bool = False) -> dict:
+    path = raw_path(data_dir, multiplier)
+    if path.exists() and not force:
+        return {"path": str(path), "rows": multiplier * ROWS_PER_MULTIPLIER, "written": False}
+    nbytes = multiplier * ROWS_PER_MULTIPLIER * len(COLUMN_NAMES) * 8
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(path.parent).free
+    except OSError as e:
+        raise StepError(
+            f"cannot create {path.parent} ({e.strerror}): choose a writable --data-dir"
+        ) from None
+    if free < nbytes * 1.05:
+        raise StepError(
+            f"{path.parent} has {free / 2**30:.1f} GiB free, the table needs {nbytes / 2**30:.1f} "
+            "GiB: free space or pick a smaller --multiplier"
+        )
+    start = time.perf_counter()
+    try:
+        raw.write(path, generate(multiplier))
+    except OSError as e:
+        raise StepError(
+            f"cannot write {path} ({e.strerror}): choose a writable --data-dir"
+        ) from None
+    return {
+        "path": str(path),
+        "rows": multiplier * ROWS_PER_MULTIPLIER,
+        "bytes": path.stat().st_size,
+        "seconds": round(time.perf_counter() - start, 3),
+        "written": True,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    def body(args):
+        print(json.dumps(prepare(args.data_dir, args.multiplier, args.force)))
+
+    return run(build_parser(), body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""The vineyard store: each split array is a vineyard Tensor in shared memory, named `<run>/<name>`.
+
+Writes go straight into a blob that becomes the object: no copy, no serialization. The arrays are
+published by naming them and then one `<run>/splits` object whose members are exactly this commit's
+tensors and whose `manifest_` field is the manifest: readers start from `<run>/splits`, so they get
+one commit, old or new, never a mix. Reads map the blobs: zero copy.
+
+vineyard's Tensor stores its bytes in C order (its `order_` field only says what order a reader
+should hand out, at the price of a copy). The model wants column-major matrices, so a feature matrix
+X of shape (rows, features) is stored as the C-ordered tensor X.T of shape (features, rows): the
+same bytes, read back as X with one transpose that copies nothing. A stock client's
+`vineyard.get(name="<run>/X_train")` gets that (features, rows) tensor.
+"""
+
+import json
+import math
+
+import numpy as np
+
+from . import manifest as manifests
+from .errors import StepError
+from .vineyard_connect import connect, vineyard_c
+
+SPLITS = "splits"
+
+
+class _SealAs:
+    """`BlobBuilder.seal` looks up `.ipc_client` on the client it is given (vineyard.Client)."""
+
+    def __init__(self, ipc_client):
+        self.ipc_client = ipc_client
+
+
+def tensor_meta(blob, shape: tuple[int, ...], dtype: np.dtype):
+    meta = vineyard_c().ObjectMeta()
+    meta["typename"] = f"vineyard::Tensor<{_CPP_TYPES[dtype.name]}>"
+    meta["value_type_"] = dtype.name
+    meta["value_type_meta_"] = dtype.str
+    meta["shape_"] = json.dumps(list(shape))
+    meta["partition_index_"] = "[]"
+    meta["order_"] = json.dumps("C")
+    meta["nbytes"] = int(math.prod(shape) * dtype.itemsize)
+    meta.add_member("buffer_", blob)
+    return meta
+
+
+_CPP_TYPES = {"float64": "double", "float32": "float", "int64": "int64", "int32": "int"}
+
+
+def tensor_array(obj) -> np.ndarray:
+    """A read-only numpy view of a vineyard Tensor object's blob, without copying."""
+    meta = obj.meta
+    if not meta["typename"].startswith("vineyard::Tensor<"):
+        raise StepError(f"object {obj.id} is a {meta['typename']}, not a vineyard::Tensor")
+    shape = tuple(json.loads(meta["shape_"]))
+    dtype = np.dtype(meta.get("value_type_meta_") or meta["value_type_"])
+    count = math.prod(shape)
+    if count == 0:
+        return np.zeros(shape, dtype=dtype)
+    buffer = memoryview(obj.member("buffer_"))
+    if len(buffer) < count * dtype.itemsize:
+        raise StepError(f"tensor {obj.id} is truncated: {len(buffer)} bytes for shape {shape}")
+    return np.frombuffer(buffer, dtype=dtype, count=count).reshape(shape)
+
+
+class VineyardWriter:
+    def __init__(self, store: "VineyardStore", run_id: str):
+        self.store = store
+        self.run_id = run_id
+        self.builders: dict[str, tuple] = {}  # name -> (builder, stored shape, logical array)
+
+    def allocate(self, name: str, shape: tuple[int, ...], order: str = "C") -> np.ndarray:
+        C = vineyard_c()
+        stored_shape = tuple(reversed(shape)) if order == "F" else tuple(shape)
+        nbytes = max(1, math.prod(shape) * 8)
+        try:
+            builder = self.store.client.create_blob(nbytes)
+        except C.NotEnoughMemoryException:
+            self.abort()
+            status = self.store.client.status
+            free = status.memory_limit - status.memory_usage
+            raise StepError(
+                f"vineyard at {self.store.endpoint.socket} is out of shared memory: {name} needs "
+                f"{nbytes / 2**30:.2f} GiB, {free / 2**30:.2f}"
+                " GiB are free; delete finished runs (`cleanup --run-id ...`) or give vineyardd "
+                "more memory"
+            ) from None
+        stored = np.frombuffer(memoryview(builder), dtype=np.float64, count=math.prod(shape))
+        stored = stored.reshape(stored_shape)
+        array = stored.T if order == "F" else stored
+        self.builders[name] = (builder, stored_shape, array)
+        return array
+
+    def commit(self, features: list[str]) -> dict:
+        C = vineyard_c()
+        client = self.store.client
+        manifest = manifests.build(
+            {name: array for name, (_, _, array) in self.builders.items()}, features, self.run_id
+        )
+        splits = C.ObjectMeta()
+        splits["typename"] = "shmpipe::Splits"
+        splits["manifest_"] = json.dumps(manifest)
+        tensors = {}
+        for name, (builder, stored_shape, _) in self.builders.items():
+            blob = builder.seal(_SealAs(client))
+            tensors[name] = client.create_metadata(
+                tensor_meta(blob, stored_shape, np.dtype(np.float64))
+            )
+            splits.add_member(name, tensors[name])
+        self.builders.clear()
+        splits = client.create_metadata(splits)
+        client.persist(splits.id)
+        previous = self.store.lookup(self.run_id, SPLITS)
+        for name, meta in tensors.items():
+            client.put_name(meta.id, self.store.name(self.run_id, name))
+        # The switch readers see: one name, one atomic update.
+        client.put_name(splits.id, self.store.name(self.run_id, SPLITS))
+        if previous is not None:
+            client.delete(previous, force=False, deep=True)
+        return manifest
+
+    def abort(self) -> None:
+        for builder, _, _ in self.builders.values():
+            builder.abort(self.store.client)
+        self.builders.clear()
+
+
+class VineyardStore:
+    kind = "vineyard"
+
+    def __init__(self, client, endpoint):
+        self.client = client
+        self.endpoint = endpoint
+
+    @classmethod
+    def connect(cls, socket: str | None = None) -> "VineyardStore":
+        return cls(*connect(socket))
+
+    @staticmethod
+    def name(run_id: str, name: str) -> str:
+        return f"{run_id}/{name}"
+
+    def location(self, run_id: str) -> str:
+        return f"vineyard {self.endpoint.socket} ({self.endpoint.source}), objects {run_id}/*"
+
+    def lookup(self, run_id: str, name: str):
+        C = vineyard_c()
+        try:
+            return self.client.get_name(self.name(run_id, name))
+        except C.ObjectNotExistsException:
+            return None
+
+    def writer(self, run_id: str) -> VineyardWriter:
+        return VineyardWriter(self, run_id)
+
+    def read_array(self, name: str) -> np.ndarray:
+        """Any vineyard Tensor by name, ours or a stock client's, zero-copy."""
+        C = vineyard_c()
+        try:
+            return tensor_array(self.client.get_object(self.client.get_name(name)))
+        except C.ObjectNotExistsException:
+            raise StepError(f"no object named {name!r} in {self.location('')}") from None
+
+    def read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
+        C = vineyard_c()
+        splits_id = self.lookup(run_id, SPLITS)
+        if splits_id is None:
+            raise StepError(
+                f"no object {self.name(run_id, SPLITS)!r} in vineyard at {self.endpoint.socket} "
+                f"({self.endpoint.source}): run `preprocess --sink vineyard --run-id {run_id}` "
+                "first, against this vineyard (objects are lost when vineyardd restarts)"
+            )
+        try:
+            splits = self.client.get_object(splits_id)
+        except C.ObjectNotExistsException:
+            raise StepError(
+                f"{self.name(run_id, SPLITS)} vanished while reading (replaced or cleaned up): "
+                "rerun this step"
+            ) from None
+        manifest = json.loads(splits.meta["manifest_"])
+        arrays = {}
+        for name in names:
+            array = tensor_array(splits.member(name))
+            if manifest["arrays"].get(name, {}).get("order") == "F":
+                array = array.T
+            manifests.verify(manifest, name, array, self.name(run_id, name))
+            arrays[name] = array
+        return arrays, manifest
+
+    def delete(self, run_id: str) -> list[str]:
+        C = vineyard_c()
+        names = self.client.list_names(f"{run_id}/*", limit=1 << 20)
+        # Drop the names first, so no reader starts on objects being deleted.
+        for name in names:
+            self.client.drop_name(name)
+        ids = list(set(names.values()))
+        for object_id in ids:
+            try:
+                self.client.delete(object_id, force=False, deep=True)
+            except C.ObjectNotExistsException:
+                pass  # a member of an object deleted just before
+        return sorted(str(n) for n in names)

@@ -1,0 +1,88 @@
+"""`preprocess`: drop outliers, split 80/20 as the seed does, write X/y train/test to the store."""
+
+import argparse
+import json
+import sys
+
+import numpy as np
+from shmpipe_core.cli import (
+    Parser,
+    add_data_dir,
+    add_debug,
+    add_multiplier,
+    add_run_id,
+    add_store,
+    run,
+)
+from shmpipe_core.dataset import FEATURES, OUTLIER_ABOVE, OUTLIER_COLUMN, SEED, TARGET
+from shmpipe_core.metrics import StepMetrics
+from shmpipe_core.raw import RawTable
+from shmpipe_core.store import open_store
+
+from .gather import gather_column
+from .split import split_rows
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="preprocess",
+        description="Split the raw table into X_train, X_test, y_train, y_test in the store.",
+    )
+    add_store(parser, "--sink")
+    add_multiplier(parser)
+    add_data_dir(parser)
+    add_run_id(parser)
+    add_debug(parser)
+    return parser
+
+
+def preprocess(args) -> dict:
+    metrics = StepMetrics.start("preprocess", args.sink, args.run_id)
+    with metrics.phase("load"):
+        raw = RawTable(args.data_dir, args.multiplier)
+        outlier = raw.column(OUTLIER_COLUMN)
+        kept = np.flatnonzero(outlier <= OUTLIER_ABOVE)
+        raw.release(outlier)
+        store = open_store(args.sink, args.data_dir, args.vineyard_socket)
+    metrics.bytes["raw"] = raw.nbytes
+    with metrics.phase("compute"):
+        train_rows, test_rows = split_rows(kept, SEED)
+        del kept
+        writer = store.writer(args.run_id)
+        try:
+            # Column-major: each raw column lands in one contiguous stretch of the matrix, which
+            # is also the layout LAPACK, under LinearRegression, works in.
+            out = {
+                "X_train": writer.allocate("X_train", (len(train_rows), len(FEATURES)), "F"),
+                "X_test": writer.allocate("X_test", (len(test_rows), len(FEATURES)), "F"),
+                "y_train": writer.allocate("y_train", (len(train_rows),)),
+                "y_test": writer.allocate("y_test", (len(test_rows),)),
+            }
+            for j, name in enumerate((*FEATURES, TARGET)):
+                column = raw.column(name)
+                if name == TARGET:
+                    gather_column(column, train_rows, out["y_train"])
+                    gather_column(column, test_rows, out["y_test"])
+                else:
+                    gather_column(column, train_rows, out["X_train"][:, j])
+                    gather_column(column, test_rows, out["X_test"][:, j])
+                raw.release(column)
+        except BaseException:
+            writer.abort()
+            raise
+    for name, array in out.items():
+        metrics.count(name, array)
+    with metrics.phase("save"):
+        writer.commit(list(FEATURES))
+    return metrics.finish(args.data_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    def body(args):
+        print(json.dumps(preprocess(args)))
+
+    return run(build_parser(), body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

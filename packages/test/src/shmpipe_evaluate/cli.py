@@ -1,0 +1,68 @@
+"""`evaluate`: predict the test split with the trained model; write and print metrics.json."""
+
+import argparse
+import json
+import sys
+
+from shmpipe_core import model_file
+from shmpipe_core.cli import Parser, add_data_dir, add_debug, add_run_id, add_store, run
+from shmpipe_core.dataset import run_dir
+from shmpipe_core.errors import StepError
+from shmpipe_core.files import write_json
+from shmpipe_core.metrics import StepMetrics
+from shmpipe_core.store import open_store
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="evaluate",
+        description="Mean squared error of the run's model on X_test, y_test from the store.",
+    )
+    add_store(parser, "--source")
+    add_data_dir(parser)
+    add_run_id(parser)
+    add_debug(parser)
+    return parser
+
+
+def evaluate(args) -> dict:
+    metrics = StepMetrics.start("evaluate", args.source, args.run_id)
+    with metrics.phase("load"):
+        saved = model_file.load(model_file.model_path(args.data_dir, args.run_id))
+        store = open_store(args.source, args.data_dir, args.vineyard_socket)
+        arrays, manifest = store.read(args.run_id, ["X_test", "y_test"])
+    if manifest["features"] != saved["features"]:
+        raise StepError("the model was trained on other features than this split has: rerun train")
+    X, y = arrays["X_test"], arrays["y_test"]
+    metrics.count("X_test", X)
+    metrics.count("y_test", y)
+    with metrics.phase("compute"):
+        from sklearn.linear_model import LinearRegression
+        from sklearn.metrics import mean_squared_error
+
+        model = LinearRegression()
+        model.coef_, model.intercept_ = saved["coef"], saved["intercept"]
+        model.n_features_in_ = len(saved["features"])
+        mse = float(mean_squared_error(y, model.predict(X)))
+    result = {
+        "mse": mse,
+        "run_id": args.run_id,
+        "store": args.source,
+        "rows": metrics.rows,
+        "phases": metrics.phases,
+    }
+    with metrics.phase("save"):
+        write_json(run_dir(args.data_dir, args.run_id) / "metrics.json", result)
+    metrics.finish(args.data_dir)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    def body(args):
+        print(json.dumps(evaluate(args)))
+
+    return run(build_parser(), body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""`train`: fit LinearRegression on the train split; save the model as an artifact."""
+
+import argparse
+import json
+import sys
+
+from shmpipe_core import model_file
+from shmpipe_core.cli import Parser, add_data_dir, add_debug, add_run_id, add_store, run
+from shmpipe_core.metrics import StepMetrics
+from shmpipe_core.store import open_store
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="train", description="Fit LinearRegression on X_train, y_train from the store."
+    )
+    add_store(parser, "--source")
+    add_data_dir(parser)
+    add_run_id(parser)
+    add_debug(parser)
+    return parser
+
+
+def train(args) -> dict:
+    metrics = StepMetrics.start("train", args.source, args.run_id)
+    with metrics.phase("load"):
+        store = open_store(args.source, args.data_dir, args.vineyard_socket)
+        arrays, manifest = store.read(args.run_id, ["X_train", "y_train"])
+    X, y = arrays["X_train"], arrays["y_train"]
+    metrics.count("X_train", X)
+    metrics.count("y_train", y)
+    with metrics.phase("compute"):
+        from sklearn import __version__ as sklearn_version
+        from sklearn.linear_model import LinearRegression
+
+        # copy_X=False: a writable input (a NAS read) is centred in place instead of copied;
+        # a read-only one (vineyard's shared memory) is copied once by scikit-learn either way.
+        model = LinearRegression(copy_X=False).fit(X, y)
+    with metrics.phase("save"):
+        model_file.save(
+            model_file.model_path(args.data_dir, args.run_id),
+            "sklearn.linear_model.LinearRegression",
+            model.coef_,
+            model.intercept_,
+            manifest["features"],
+            sklearn_version=sklearn_version,
+            train_rows=int(X.shape[0]),
+        )
+    return metrics.finish(args.data_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    def body(args):
+        print(json.dumps(train(args)))
+
+    return run(build_parser(), body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Shared fixtures: a real vineyardd on a private socket, raw data, and the steps as processes."""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli, start_vineyardd
+
+
+@pytest.fixture(scope="session")
+def short_tmp():
+    # unix socket paths are limited to 107 bytes: pytest's tmp paths can be longer.
+    path = Path(tempfile.mkdtemp(prefix="shmpipe-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def vineyard_socket(short_tmp):
+    process = start_vineyardd(short_tmp / "vineyard")
+    yield str(short_tmp / "vineyard" / "vineyard.sock")
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def raw_data_dir(tmp_path_factory):
+    """A data dir holding the raw table at multiplier 1 (shared, read-only for tests)."""
+    data_dir = tmp_path_factory.mktemp("data")
+    run_cli("prepare-data", "--multiplier", 1, "--data-dir", data_dir)
+    return data_dir
+
+
+@pytest.fixture
+def data_dir(raw_data_dir, tmp_path):
+    """A fresh data dir whose raw table links to the shared one."""
+    (tmp_path / "raw").mkdir()
+    for f in (raw_data_dir / "raw").iterdir():
+        os.link(f, tmp_path / "raw" / f.name)
+    return tmp_path
+
+
+@pytest.fixture
+def isolated_env(tmp_path, short_tmp):
+    """Environment with no vineyard configured and a private embedded-vineyardd directory."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VINEYARD_IPC_SOCKET", "VINEYARD_CONFIG")
+    }
+    env["SHMPIPE_VINEYARD_DIR"] = tempfile.mkdtemp(prefix="emb-", dir=short_tmp)
+    env["SHMPIPE_VINEYARD_SIZE"] = "1Gi"
+    return env

@@ -1,0 +1,52 @@
+"""The raw table is the seed's, bit for bit, and the split is scikit-learn's, row for row."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from shmpipe_core.dataset import COLUMNS, raw_path
+from shmpipe_core.prepare_data import generate
+from shmpipe_preprocess.split import split_rows
+from sklearn.model_selection import train_test_split
+
+from tests.helpers import require
+
+SEED_COLUMNS = Path(__file__).parents[2] / "shared" / "seed" / "housing-columns.csv"
+
+
+def test_columns_are_the_seed_columns():
+    require(SEED_COLUMNS.exists(), f"{SEED_COLUMNS} (the seed's column list) is missing")
+    with open(SEED_COLUMNS) as f:
+        seed = [(r["column"], int(r["low"]), int(r["high_exclusive"])) for r in csv.DictReader(f)]
+    assert [(c.name, c.low, c.high_exclusive) for c in COLUMNS] == seed
+
+
+def test_raw_file_holds_the_seeds_draws(raw_data_dir):
+    rng = np.random.default_rng(42)
+    with pa.memory_map(str(raw_path(raw_data_dir, 1))) as source:
+        table = pa.ipc.open_file(source).read_all()
+    assert table.num_rows == 10_000
+    assert table.column_names == [c.name for c in COLUMNS]
+    for column in COLUMNS:
+        expected = rng.integers(column.low, column.high_exclusive, size=10_000)
+        np.testing.assert_array_equal(table.column(column.name).to_numpy(), expected)
+
+
+@pytest.mark.parametrize("n", [2, 7, 10, 9_531, 100_003])
+def test_split_rows_match_train_test_split(n):
+    kept = np.sort(np.random.default_rng(n).choice(2 * n, size=n, replace=False))
+    train_rows, test_rows = split_rows(kept.copy(), 42)
+    want_train, want_test = train_test_split(kept, test_size=0.2, random_state=42)
+    np.testing.assert_array_equal(train_rows, want_train)
+    np.testing.assert_array_equal(test_rows, want_test)
+
+
+def test_generate_is_deterministic_and_bounded():
+    a, b = generate(1), generate(1)
+    for column in COLUMNS:
+        np.testing.assert_array_equal(a[column.name], b[column.name])
+        assert a[column.name].dtype == np.int64
+        assert a[column.name].min() >= column.low
+        assert a[column.name].max() < column.high_exclusive

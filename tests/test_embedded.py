@@ -1,0 +1,49 @@
+"""The embedded vineyardd: started on demand, reused, private, no TCP port, stopped by command."""
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import psutil
+
+from tests.helpers import run_cli
+
+
+def status(env):
+    return json.loads(run_cli("vineyard-local", "status", env=env).stdout)
+
+
+def test_start_reuse_stop(isolated_env):
+    directory = Path(isolated_env["SHMPIPE_VINEYARD_DIR"])
+    try:
+        first = run_cli("vineyard-local", "start", env=isolated_env).stdout.strip()
+        pid = status(isolated_env)["pid"]
+        second = run_cli("vineyard-local", "start", env=isolated_env).stdout.strip()
+        assert first == second == str(directory / "vineyard.sock")
+        assert status(isolated_env)["pid"] == pid  # reused, not restarted
+        assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+        daemon = psutil.Process(pid)
+        assert [c for c in daemon.net_connections(kind="inet")] == []  # RPC off: no TCP port
+        assert status(isolated_env)["memory_limit"] == 1 << 30
+    finally:
+        assert run_cli("vineyard-local", "stop", env=isolated_env).stdout.strip() == "stopped"
+    assert status(isolated_env)["running"] is False
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_step_starts_it_when_nothing_is_configured(data_dir, isolated_env):
+    try:
+        run_cli(
+            "preprocess",
+            "--sink",
+            "vineyard",
+            "--data-dir",
+            data_dir,
+            "--run-id",
+            "e",
+            env=isolated_env,
+        )
+        assert status(isolated_env)["memory_usage"] > 0
+    finally:
+        run_cli("vineyard-local", "stop", env=isolated_env)
