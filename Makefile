@@ -25,6 +25,60 @@ bench: sync
 	$(UV) run --frozen pipeline-bench
 
 # --- images (issue: step images) -------------------------------------------------------------
+# One image per step, each with only its own package (deploy/images/step.Dockerfile).
+# Air-gapped: `make base-image BASE_IMAGE=local/py:air` builds that tag from Debian packages, then
+# `make images BASE_IMAGE=local/py:air` needs no container registry. EXTRA_CA_CERTS: a PEM bundle
+# for builds behind a TLS-intercepting proxy.
+REGISTRY ?= test-registry
+TAG ?= latest
+BASE_IMAGE ?= python:3.11-slim-bookworm
+EXTRA_CA_CERTS ?=
+KIND_CLUSTER ?= kind
+DOCKER ?= docker
+# Host networking: builds work on engines started without a bridge (as in CI) and on normal ones.
+DOCKER_BUILD_FLAGS ?= --network host
+STEP_IMAGES := prepare-data preprocess-data train-data test-data
+VINEYARD_VERSION := $(shell sed -n '/^name = "vineyard-bdist"$$/{n;s/^version = "\(.*\)"/\1/p}' uv.lock)
+
+# image -> distribution, directory under packages/, console script
+prepare-data.step    := shmpipe-core       core       prepare-data
+preprocess-data.step := shmpipe-preprocess preprocess preprocess
+train-data.step      := shmpipe-train      train      train
+test-data.step       := shmpipe-evaluate   test       evaluate
+
+CA_STAGE := deploy/images/.build/extra-ca-certs.pem
+
+.PHONY: base-image images vineyardd-image load-images push-images $(addprefix image-,$(STEP_IMAGES)) $(CA_STAGE)
+
+base-image:
+	bash deploy/images/base-image.sh $(BASE_IMAGE)
+
+# Rewritten only when the content changes: the builder stage's cache keys on it.
+$(CA_STAGE):
+	@mkdir -p $(@D)
+	@if [ -n "$(EXTRA_CA_CERTS)" ]; then cat "$(EXTRA_CA_CERTS)"; fi > $@.new
+	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
+
+images: $(addprefix image-,$(STEP_IMAGES))
+
+$(addprefix image-,$(STEP_IMAGES)): image-%: $(CA_STAGE)
+	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -f deploy/images/step.Dockerfile \
+	  --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	  --build-arg PACKAGE=$(word 1,$($*.step)) \
+	  --build-arg PACKAGE_DIR=$(word 2,$($*.step)) \
+	  --build-arg STEP_COMMAND=$(word 3,$($*.step)) \
+	  -t $(REGISTRY)/$*:$(TAG) .
+
+vineyardd-image: $(CA_STAGE)
+	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -f deploy/images/vineyardd.Dockerfile \
+	  --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg VINEYARD_VERSION=$(VINEYARD_VERSION) \
+	  -t $(REGISTRY)/vineyardd:$(TAG) .
+
+load-images:
+	for i in $(STEP_IMAGES); do kind load docker-image $(REGISTRY)/$$i:$(TAG) --name $(KIND_CLUSTER) || exit 1; done
+
+push-images:
+	for i in $(STEP_IMAGES); do $(DOCKER) push $(REGISTRY)/$$i:$(TAG) || exit 1; done
 
 # --- cluster (issue: workflows and deploy) ---------------------------------------------------
 # From an empty machine to a finished run on kind; deploy/README.md walks through the same steps.
