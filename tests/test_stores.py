@@ -101,3 +101,16 @@ def test_aborted_write_publishes_nothing(store, request):
     writer.abort()
     with pytest.raises(StepError):
         store.read(run_id, ["X_train"])
+
+
+def test_writable_vineyard_read_is_private_copy_on_write(vineyard_socket):
+    store = VineyardStore.connect(vineyard_socket)
+    arrays = sample_arrays()
+    write(store, "cow", arrays)
+    mine, _ = store.read("cow", ["X_train"], writable=True)
+    assert mine["X_train"].flags.writeable and mine["X_train"].flags.f_contiguous
+    np.testing.assert_array_equal(mine["X_train"], arrays["X_train"])
+    mine["X_train"] -= 1.0  # what scikit-learn's in-place centring does
+    theirs, _ = VineyardStore.connect(vineyard_socket).read("cow", ["X_train"])
+    np.testing.assert_array_equal(theirs["X_train"], arrays["X_train"])
+    store.delete("cow")

@@ -1,6 +1,9 @@
 """The trained model as an artifact on the shared volume: plain JSON, nothing runs on load.
 
-A linear model is its coefficients and intercept. JSON holds float64 values exactly (Python
+A linear model is its coefficients and intercept, and applying it is one matrix-vector product:
+`predict` computes exactly what scikit-learn's `LinearRegression.predict` does (X @ coef_ +
+intercept_; a test holds them bit-equal), so the evaluate step needs neither scikit-learn nor
+SciPy, seconds of start-up in every pod. JSON holds float64 values exactly (Python
 writes the shortest repr that reads back to the same double), so the model evaluated later is
 bit for bit the one trained, and loading it cannot execute code, unlike pickle or joblib.
 """
@@ -50,3 +53,12 @@ def load(path: Path) -> dict:
         raise StepError(f"{path} is not a {FORMAT} model: rerun the train step")
     model["coef"] = np.asarray(model["coef"], dtype=np.float64)
     return model
+
+
+def predict(model: dict, X: np.ndarray) -> np.ndarray:
+    return X @ model["coef"] + model["intercept"]
+
+
+def mean_squared_error(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """scikit-learn's mean_squared_error for one output and no weights: the mean of squares."""
+    return float(np.average((y_true - y_pred) ** 2))

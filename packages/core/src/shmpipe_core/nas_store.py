@@ -78,7 +78,10 @@ class NasStore:
     def writer(self, run_id: str) -> NasWriter:
         return NasWriter(splits_dir(self.data_dir, run_id), run_id)
 
-    def read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
+    def read(
+        self, run_id: str, names: list[str], writable: bool = False
+    ) -> tuple[dict[str, np.ndarray], dict]:
+        # Read into fresh memory: the arrays are always the caller's own, writable or not.
         directory = splits_dir(self.data_dir, run_id)
         try:
             manifest = json.loads((directory / MANIFEST).read_text())

@@ -28,8 +28,13 @@ class Store(Protocol):
 
     def writer(self, run_id: str) -> SplitWriter: ...
 
-    def read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
-        """The named arrays of the run's latest commit, checked against its manifest."""
+    def read(
+        self, run_id: str, names: list[str], writable: bool = False
+    ) -> tuple[dict[str, np.ndarray], dict]:
+        """The named arrays of the run's latest commit, checked against its manifest.
+
+        `writable` asks for arrays the caller may change in place, its changes private to it.
+        """
 
     def delete(self, run_id: str) -> list[str]:
         """Delete the run's intermediates; returns what was deleted."""

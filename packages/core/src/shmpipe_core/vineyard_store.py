@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from . import manifest as manifests
+from .copy_on_write import copy_on_write
 from .errors import StepError
 from .vineyard_connect import connect, vineyard_c
 
@@ -131,6 +132,7 @@ class VineyardStore:
     def __init__(self, client, endpoint):
         self.client = client
         self.endpoint = endpoint
+        self._held = []
 
     @classmethod
     def connect(cls, socket: str | None = None) -> "VineyardStore":
@@ -161,7 +163,9 @@ class VineyardStore:
         except C.ObjectNotExistsException:
             raise StepError(f"no object named {name!r} in {self.location('')}") from None
 
-    def read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
+    def read(
+        self, run_id: str, names: list[str], writable: bool = False
+    ) -> tuple[dict[str, np.ndarray], dict]:
         C = vineyard_c()
         splits_id = self.lookup(run_id, SPLITS)
         if splits_id is None:
@@ -184,7 +188,9 @@ class VineyardStore:
             if manifest["arrays"].get(name, {}).get("order") == "F":
                 array = array.T
             manifests.verify(manifest, name, array, self.name(run_id, name))
-            arrays[name] = array
+            arrays[name] = copy_on_write(array) if writable else array
+        # Holding the object keeps vineyard from reusing its memory under our mappings.
+        self._held.append(splits)
         return arrays, manifest
 
     def delete(self, run_id: str) -> list[str]:

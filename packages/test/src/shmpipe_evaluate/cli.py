@@ -37,13 +37,7 @@ def evaluate(args) -> dict:
     metrics.count("X_test", X)
     metrics.count("y_test", y)
     with metrics.phase("compute"):
-        from sklearn.linear_model import LinearRegression
-        from sklearn.metrics import mean_squared_error
-
-        model = LinearRegression()
-        model.coef_, model.intercept_ = saved["coef"], saved["intercept"]
-        model.n_features_in_ = len(saved["features"])
-        mse = float(mean_squared_error(y, model.predict(X)))
+        mse = model_file.mean_squared_error(y, model_file.predict(saved, X))
     result = {
         "mse": mse,
         "run_id": args.run_id,

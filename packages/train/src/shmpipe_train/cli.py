@@ -8,6 +8,8 @@ from shmpipe_core import model_file
 from shmpipe_core.cli import Parser, add_data_dir, add_debug, add_run_id, add_store, run
 from shmpipe_core.metrics import StepMetrics
 from shmpipe_core.store import open_store
+from sklearn import __version__ as sklearn_version
+from sklearn.linear_model import LinearRegression
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,16 +27,13 @@ def train(args) -> dict:
     metrics = StepMetrics.start("train", args.source, args.run_id)
     with metrics.phase("load"):
         store = open_store(args.source, args.data_dir, args.vineyard_socket)
-        arrays, manifest = store.read(args.run_id, ["X_train", "y_train"])
+        arrays, manifest = store.read(args.run_id, ["X_train", "y_train"], writable=True)
     X, y = arrays["X_train"], arrays["y_train"]
     metrics.count("X_train", X)
     metrics.count("y_train", y)
     with metrics.phase("compute"):
-        from sklearn import __version__ as sklearn_version
-        from sklearn.linear_model import LinearRegression
-
-        # copy_X=False: a writable input (a NAS read) is centred in place instead of copied;
-        # a read-only one (vineyard's shared memory) is copied once by scikit-learn either way.
+        # copy_X=False: X is ours to change (see Store.read(writable=True)), so scikit-learn
+        # centres it in place instead of copying it first.
         model = LinearRegression(copy_X=False).fit(X, y)
     with metrics.phase("save"):
         model_file.save(
