@@ -10,7 +10,7 @@ uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet uv
 
 sync: uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 
 run: sync
 	$(UV) run --frozen pipeline --sink $(SINK) --multiplier $(MULTIPLIER)
