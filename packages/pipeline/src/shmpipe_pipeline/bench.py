@@ -1,8 +1,271 @@
-"""`pipeline-bench`: NAS against vineyard, side by side (being written)."""
+"""`pipeline-bench`: the NAS and the vineyard pipeline side by side, each step its own process.
 
+For each multiplier the raw table is prepared once (untimed), then the two stores run A/B
+interleaved (nas, vineyard, then vineyard, nas, ...) so drift in machine load falls on both alike.
+Before train and before evaluate the NAS run's split files are evicted from the page cache, so NAS
+reads are cold as on a real NAS. After each run its intermediates are deleted, so shared memory and
+disk do not fill. Writes results.json, results.md and results.png (see bench/README.md).
+"""
+
+import argparse
+import os
+import shutil
+import socket
 import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from shmpipe_core.cli import Parser, add_data_dir, add_debug, run
+from shmpipe_core.dataset import SPLIT_NAMES, check_multiplier, run_dir
+from shmpipe_core.errors import UsageError
+from shmpipe_core.nas_store import splits_dir
+from shmpipe_core.store import STORES
+
+from . import cold_cache, machine_info
+from .memcpy_floor import memcpy_seconds
+from .run import prepare_raw, run_steps
+from .steps import last_json, read_step_record
+
+DEFAULT_MULTIPLIERS = "10,100,300"
+RESULTS_ROOT = Path("bench/results")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="pipeline-bench",
+        description="Benchmark the NAS and the vineyard pipeline side by side (A/B interleaved).",
+    )
+    parser.add_argument(
+        "--multipliers",
+        default=DEFAULT_MULTIPLIERS,
+        help=f"comma-separated data multipliers (default {DEFAULT_MULTIPLIERS}; 2000 is the "
+        "seed's size: 7.4 GB raw on disk and about 7 GB of shared memory)",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="runs per store and multiplier")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="results directory (default bench/results/LABEL)"
+    )
+    parser.add_argument(
+        "--label", default=None, help="names the default results directory (default: hostname)"
+    )
+    add_data_dir(parser)
+    parser.add_argument("--vineyard-socket", default=None, help="vineyard IPC socket")
+    parser.add_argument(
+        "--drop-caches",
+        action="store_true",
+        help="make NAS reads cold by dropping all caches (root only) instead of evicting the "
+        "split files",
+    )
+    parser.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help="skip the untimed M=1 run per store that loads the steps' code into the page cache",
+    )
+    parser.add_argument("--note", default="", help="a line stored with the results (e.g. load)")
+    add_debug(parser)
+    return parser
+
+
+def progress(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def parse_multipliers(text: str) -> list[int]:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise UsageError("--multipliers is empty: give e.g. 10,100,300")
+    return [check_multiplier(v) for v in values]
+
+
+@contextmanager
+def vineyard_session(cli_socket: str | None):
+    """The socket of the configured vineyard, else of the embedded one, started only if none runs
+    (and then stopped at the end, so the benchmark leaves the machine as it found it)."""
+    from shmpipe_core import embedded
+    from shmpipe_core.vineyard_connect import resolve, try_connect
+
+    endpoint = resolve(cli_socket)
+    if endpoint is not None:
+        yield endpoint.socket
+        return
+    client = try_connect(str(embedded.socket_path()))
+    if client is not None:
+        client.close()
+        yield str(embedded.socket_path())
+        return
+    sock = embedded.ensure_running()
+    progress(f"started an embedded vineyardd on {sock}")
+    try:
+        yield sock
+    finally:
+        embedded.stop()
+        progress("stopped the embedded vineyardd")
+
+
+def vineyard_usage(sock: str) -> int | None:
+    from shmpipe_core.vineyard_connect import try_connect
+
+    client = try_connect(sock)
+    if client is None:
+        return None
+    try:
+        return int(client.status.memory_usage)
+    finally:
+        client.close()
+
+
+class ColdReads:
+    """The hook run before each step: evicts the NAS split so train and evaluate read it cold."""
+
+    def __init__(self, store: str, data_dir: Path, run_id: str, drop_all: bool):
+        self.store, self.data_dir, self.run_id, self.drop_all = store, data_dir, run_id, drop_all
+        self.evicted: dict[str, dict] = {}
+
+    def __call__(self, step: str) -> None:
+        if self.store != "nas" or step == "preprocess":
+            return
+        files = cold_cache.files_under(splits_dir(self.data_dir, self.run_id))
+        nbytes = cold_cache.evict(files)
+        if self.drop_all:
+            cold_cache.drop_all_caches()
+        self.evicted[step] = {
+            "bytes": nbytes,
+            "resident_after_bytes": cold_cache.resident_bytes(files),
+        }
+
+
+def step_figures(step, record: dict) -> dict:
+    """One step: wall time and peak RSS as the parent saw them, phases as the step saw itself."""
+    phases = record.get("phases", {})
+    figures = {
+        "name": step.name,
+        "wall_s": step.seconds,
+        "peak_rss_bytes": step.peak_rss_bytes,
+        "startup_s": record.get("startup_s", 0.0),
+        "load_s": phases.get("load", 0.0),
+        "compute_s": phases.get("compute", 0.0),
+        "save_s": phases.get("save", 0.0),
+    }
+    # Interpreter exit, and anything between the phases: part of what the pod pays.
+    accounted = sum(figures[f"{p}_s"] for p in ("startup", "load", "compute", "save"))
+    figures["other_s"] = max(0.0, step.seconds - accounted)
+    figures["record"] = record
+    return figures
+
+
+def one_run(
+    store: str, multiplier: int, repeat: int, data_dir: Path, sock: str, drop_all: bool
+) -> dict:
+    from shmpipe_core.cleanup import cleanup
+
+    run_id = f"bench-{os.getpid()}-m{multiplier}-r{repeat}-{store}"
+    cold = ColdReads(store, data_dir, run_id, drop_all)
+    load = machine_info.load_average()
+    try:
+        steps = run_steps(store, multiplier, data_dir, run_id, sock, before_step=cold)
+        records = {s.name: read_step_record(data_dir, run_id, s.name) for s in steps}
+        mse = last_json(steps[-1].stdout).get("mse")
+    finally:
+        # Delete the run's data whatever happened, so the next run finds memory and disk free.
+        cleanup(data_dir, run_id, store, sock)
+        shutil.rmtree(run_dir(data_dir, run_id), ignore_errors=True)
+    split_bytes = [records["preprocess"]["bytes"][n] for n in SPLIT_NAMES]
+    figures = [step_figures(s, records[s.name]) for s in steps]
+    by_name = {f["name"]: f for f in figures}
+    return {
+        "store": store,
+        "multiplier": multiplier,
+        "repeat": repeat,
+        "run_id": run_id,
+        "mse": mse,
+        "load_average_before": load,
+        "steps": figures,
+        "e2e_s": sum(f["wall_s"] for f in figures),
+        "handoff_s": by_name["preprocess"]["save_s"]
+        + by_name["train"]["load_s"]
+        + by_name["evaluate"]["load_s"],
+        "handoff_bytes": sum(split_bytes),
+        "memcpy_s": memcpy_seconds(split_bytes),
+        "cold_reads": cold.evicted,
+        "vineyard_usage_after_cleanup_bytes": vineyard_usage(sock),
+    }
+
+
+def describe_run(run: dict) -> str:
+    steps = " ".join(f"{s['name']} {s['wall_s']:.2f}s" for s in run["steps"])
+    return (
+        f"{steps} | e2e {run['e2e_s']:.2f}s handoff {run['handoff_s']:.3f}s "
+        f"memcpy {run['memcpy_s']:.3f}s"
+    )
+
+
+def bench(args) -> dict:
+    from .bench_report import write_results
+    from .bench_summary import ratios, summarize, targets
+
+    multipliers = parse_multipliers(args.multipliers)
+    if args.repeats < 1:
+        raise UsageError(f"--repeats {args.repeats}: give at least 1")
+    if args.drop_caches and not cold_cache.can_drop_all_caches():
+        raise UsageError("--drop-caches needs root (it writes /proc/sys/vm/drop_caches)")
+    out = args.out or RESULTS_ROOT / (args.label or socket.gethostname())
+    data_dir = Path(args.data_dir)
+    machine = machine_info.describe(data_dir)
+    started = time.perf_counter()
+    runs: list[dict] = []
+    total = len(multipliers) * args.repeats * len(STORES)
+    with vineyard_session(args.vineyard_socket) as sock:
+        if not args.no_warmup:
+            progress("warm-up: one untimed M=1 run per store (loads the steps' code and libs)")
+            prepare_raw(data_dir, 1)
+            for store in STORES:
+                one_run(store, 1, -1, data_dir, sock, False)
+        for multiplier in multipliers:
+            progress(f"M={multiplier}: preparing the raw table (untimed)")
+            prepare_raw(data_dir, multiplier)
+            for repeat in range(args.repeats):
+                # A/B, then B/A: drift in load falls on both stores alike.
+                order = STORES if repeat % 2 == 0 else tuple(reversed(STORES))
+                for store in order:
+                    result = one_run(store, multiplier, repeat, data_dir, sock, args.drop_caches)
+                    runs.append(result)
+                    progress(
+                        f"[{len(runs)}/{total}] M={multiplier} repeat {repeat + 1}/{args.repeats} "
+                        f"{store:<8} {describe_run(result)}"
+                    )
+    machine["load_average_end"] = machine_info.load_average()
+    summary = summarize(runs)
+    results = {
+        "machine": machine,
+        "config": {
+            "multipliers": multipliers,
+            "repeats": args.repeats,
+            "interleaving": "A/B then B/A per repeat (nas, vineyard / vineyard, nas)",
+            "cold_nas_reads": "drop_caches" if args.drop_caches else "fsync+fadvise(DONTNEED)",
+            "warmup": not args.no_warmup,
+            "data_dir": str(data_dir),
+            "note": args.note,
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+        "summary": summary,
+        "ratios": ratios(summary),
+        "targets": targets(summary),
+        "runs": runs,
+    }
+    write_results(out, results)
+    progress(f"wrote {out}/results.json, results.md, results.png")
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("pipeline-bench: not written yet", file=sys.stderr)
-    return 1
+    def body(args):
+        results = bench(args)
+        for t in results["targets"]:
+            print(f"{t['status']:<13} {t['target']}: {t['detail']}")
+
+    return run(build_parser(), body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -55,3 +55,10 @@ def environment(extra: dict | None = None) -> dict:
     env = dict(os.environ)
     env.update(extra or {})
     return env
+
+
+def read_step_record(data_dir: Path, run_id: str, step: str) -> dict:
+    """What the step measured about itself (shmpipe_core.metrics.StepMetrics.finish wrote it)."""
+    from shmpipe_core.dataset import run_dir
+
+    return json.loads((run_dir(data_dir, run_id) / "steps" / f"{step}.json").read_text())
