@@ -166,21 +166,7 @@ class VineyardStore:
     def read(
         self, run_id: str, names: list[str], writable: bool = False
     ) -> tuple[dict[str, np.ndarray], dict]:
-        C = vineyard_c()
-        splits_id = self.lookup(run_id, SPLITS)
-        if splits_id is None:
-            raise StepError(
-                f"no object {self.name(run_id, SPLITS)!r} in vineyard at {self.endpoint.socket} "
-                f"({self.endpoint.source}): run `preprocess --sink vineyard --run-id {run_id}` "
-                "first, against this vineyard (objects are lost when vineyardd restarts)"
-            )
-        try:
-            splits = self.client.get_object(splits_id)
-        except C.ObjectNotExistsException:
-            raise StepError(
-                f"{self.name(run_id, SPLITS)} vanished while reading (replaced or cleaned up): "
-                "rerun this step"
-            ) from None
+        splits = self._splits(run_id)
         manifest = json.loads(splits.meta["manifest_"])
         arrays = {}
         for name in names:
@@ -192,6 +178,66 @@ class VineyardStore:
         # Holding the object keeps vineyard from reusing its memory under our mappings.
         self._held.append(splits)
         return arrays, manifest
+
+    def _splits(self, run_id: str):
+        """The run's latest `<run>/splits` object, its blobs mapped in this instance."""
+        C = vineyard_c()
+        # A rerun or cleanup may replace or delete the object between lookup and get: look again.
+        for _ in range(3):
+            splits_id = self.lookup(run_id, SPLITS)
+            if splits_id is None:
+                raise StepError(
+                    f"run {run_id!r} has no split in vineyard: object "
+                    f"{self.name(run_id, SPLITS)!r} does not exist in the vineyard at "
+                    f"{self.endpoint.socket} ({self.endpoint.source}); vineyardd loses its objects "
+                    f"when it restarts, and `cleanup` deletes them: rerun `preprocess --sink "
+                    f"vineyard --run-id {run_id}` against this vineyard, then this step"
+                )
+            try:
+                splits = self.client.get_object(splits_id)
+                if not splits.meta.islocal:
+                    splits = self._migrate(run_id, splits_id)
+                return splits
+            except C.ObjectNotExistsException:
+                continue
+        raise StepError(
+            f"{self.name(run_id, SPLITS)} keeps changing while read (a rerun or cleanup of run "
+            f"{run_id!r} is in progress): rerun this step when it is done"
+        )
+
+    def _migrate(self, run_id: str, splits_id):
+        """Copy a split written on another vineyardd (another node) into this one.
+
+        Touching a remote blob's bytes aborts the process inside vineyard's C++ code, so remote
+        objects must be migrated first. The copy is named `<run>/splits@<instance>` so that
+        `cleanup --run-id` finds and deletes it with the run's other objects; a copy of an
+        earlier commit under that name is deleted, as the writer deletes the earlier commit.
+        """
+        C = vineyard_c()
+        try:
+            local = self.client.get_object(splits_id, fetch=True)
+        except C.ObjectNotExistsException:
+            raise  # replaced meanwhile: the caller looks the name up again
+        except C.VineyardException as e:
+            raise StepError(
+                f"cannot fetch {self.name(run_id, SPLITS)} from the vineyardd that holds it "
+                f"({type(e).__name__}: {' '.join(str(e).split())[:200]}): check that the "
+                "vineyardd instances reach each other's RPC port, or run preprocess on this node"
+            ) from None
+        name = self.name(run_id, f"{SPLITS}@{self.client.instance_id}")
+        try:
+            earlier = self.client.get_name(name)
+        except C.ObjectNotExistsException:
+            earlier = None
+        if earlier is None or earlier != local.id:
+            self.client.persist(local.id)
+            self.client.put_name(local.id, name)
+            if earlier is not None:
+                try:
+                    self.client.delete(earlier, force=False, deep=True)
+                except C.ObjectNotExistsException:
+                    pass
+        return local
 
     def delete(self, run_id: str) -> list[str]:
         C = vineyard_c()
