@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from . import faults
 from . import manifest as manifests
 from .dataset import run_dir
 from .errors import StepError
@@ -49,6 +50,7 @@ class NasWriter:
             with atomic_file(self.directory / filename) as f:
                 pa.ipc.write_tensor(pa.Tensor.from_numpy(array), pa.PythonFile(f, mode="w"))
             manifest["files"][name] = filename
+            faults.point("nas-commit")  # some new files written, the manifest not yet replaced
         write_json(self.directory / MANIFEST, manifest)
         _remove_unlisted(self.directory, manifest)
         return manifest
@@ -64,6 +66,17 @@ def _remove_unlisted(directory: Path, manifest: dict) -> None:
         if path.name not in keep:
             path.unlink(missing_ok=True)
     fsync_dir(directory)
+
+
+class _Replaced(Exception):
+    """The commit being read was replaced by a newer one."""
+
+
+def _manifest_changed(directory: Path, manifest: dict) -> bool:
+    try:
+        return json.loads((directory / MANIFEST).read_text()) != manifest
+    except (OSError, json.JSONDecodeError):
+        return False
 
 
 class NasStore:
@@ -82,6 +95,19 @@ class NasStore:
         self, run_id: str, names: list[str], writable: bool = False
     ) -> tuple[dict[str, np.ndarray], dict]:
         # Read into fresh memory: the arrays are always the caller's own, writable or not.
+        # A rerun deletes the files of the commit it replaces: a reader that read the old
+        # manifest just before finds a file gone, and reads the new commit instead.
+        for _ in range(3):
+            try:
+                return self._read(run_id, names)
+            except _Replaced:
+                continue
+        raise StepError(
+            f"the NAS split of run {run_id!r} keeps changing while read (a rerun or cleanup is in "
+            "progress): rerun this step when it is done"
+        )
+
+    def _read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
         directory = splits_dir(self.data_dir, run_id)
         try:
             manifest = json.loads((directory / MANIFEST).read_text())
@@ -98,6 +124,10 @@ class NasStore:
             try:
                 with pa.OSFile(str(path)) as f:
                     array = pa.ipc.read_tensor(f).to_numpy()
+            except FileNotFoundError:
+                if (directory / MANIFEST).exists() and _manifest_changed(directory, manifest):
+                    raise _Replaced from None
+                raise StepError(f"{path} is missing: rerun preprocess") from None
             except (OSError, pa.ArrowInvalid) as e:
                 raise StepError(f"cannot read {path} ({e}): rerun preprocess") from None
             manifests.verify(manifest, name, array, str(path))

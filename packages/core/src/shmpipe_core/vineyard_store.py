@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from . import faults
 from . import manifest as manifests
 from .copy_on_write import copy_on_write
 from .errors import StepError
@@ -112,8 +113,10 @@ class VineyardWriter:
         splits = client.create_metadata(splits)
         client.persist(splits.id)
         previous = self.store.lookup(self.run_id, SPLITS)
+        faults.point("vineyard-commit")  # all objects created and persisted, none named yet
         for name, meta in tensors.items():
             client.put_name(meta.id, self.store.name(self.run_id, name))
+        faults.point("vineyard-names")  # tensors named, the splits not yet
         # The switch readers see: one name, one atomic update.
         client.put_name(splits.id, self.store.name(self.run_id, SPLITS))
         if previous is not None:
