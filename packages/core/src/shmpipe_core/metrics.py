@@ -1,4 +1,9 @@
-"""What a step measures about itself: start-up, per-phase seconds, rows, bytes, peak memory."""
+"""What a step measures about itself: start-up, per-phase seconds, rows, bytes, peak memory.
+
+Phases: `connect` (opening the store: for vineyard, loading its client and connecting, paid once
+per pod like start-up), `load` (reading inputs), `compute`, `save` (publishing outputs). The
+handoff between steps is preprocess's save plus train's and evaluate's load.
+"""
 
 import os
 import resource

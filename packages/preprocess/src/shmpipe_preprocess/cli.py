@@ -43,6 +43,7 @@ def preprocess(args) -> dict:
         outlier = raw.column(OUTLIER_COLUMN)
         kept = np.flatnonzero(outlier <= OUTLIER_ABOVE)
         raw.release(outlier)
+    with metrics.phase("connect"):
         store = open_store(args.sink, args.data_dir, args.vineyard_socket)
     metrics.bytes["raw"] = raw.nbytes
     with metrics.phase("compute"):

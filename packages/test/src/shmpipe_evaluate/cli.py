@@ -27,9 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def evaluate(args) -> dict:
     metrics = StepMetrics.start("evaluate", args.source, args.run_id)
+    with metrics.phase("connect"):
+        store = open_store(args.source, args.data_dir, args.vineyard_socket)
     with metrics.phase("load"):
         saved = model_file.load(model_file.model_path(args.data_dir, args.run_id))
-        store = open_store(args.source, args.data_dir, args.vineyard_socket)
         arrays, manifest = store.read(args.run_id, ["X_test", "y_test"])
     if manifest["features"] != saved["features"]:
         raise StepError("the model was trained on other features than this split has: rerun train")

@@ -25,8 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def train(args) -> dict:
     metrics = StepMetrics.start("train", args.source, args.run_id)
-    with metrics.phase("load"):
+    with metrics.phase("connect"):
         store = open_store(args.source, args.data_dir, args.vineyard_socket)
+    with metrics.phase("load"):
         arrays, manifest = store.read(args.run_id, ["X_train", "y_train"], writable=True)
     X, y = arrays["X_train"], arrays["y_train"]
     metrics.count("X_train", X)
