@@ -22,7 +22,7 @@ lint: sync
 	$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .
 
 bench: sync
-	$(UV) run --frozen pipeline-bench
+	$(UV) run --frozen pipeline-bench $(BENCH_ARGS)
 
 # --- images (issue: step images) -------------------------------------------------------------
 # One image per step, each with only its own package (deploy/images/step.Dockerfile).

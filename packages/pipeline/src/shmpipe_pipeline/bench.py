@@ -235,6 +235,9 @@ def bench(args) -> dict:
                         f"{store:<8} {describe_run(result)}"
                     )
     machine["load_average_end"] = machine_info.load_average()
+    # Other work on the machine skews timings: say how busy it was while the runs ran.
+    loads = [r["load_average_before"][0] for r in runs]
+    machine["load_average_1m_during"] = [min(loads), max(loads)]
     summary = summarize(runs)
     results = {
         "machine": machine,

@@ -49,7 +49,8 @@ def machine_line(m: dict) -> str:
         f"/dev/shm {m['dev_shm_bytes'] / 2**30:.0f} GiB, kernel {m['kernel']}, "
         f"Python {m['python']}; data dir on {m['data_dir_filesystem']}; {m['date']}; "
         f"load average {'/'.join(map(str, m['load_average']))} at start, "
-        f"{'/'.join(map(str, m.get('load_average_end', [])))} at end"
+        f"{'/'.join(map(str, m.get('load_average_end', [])))} at end, 1-minute load "
+        f"{'–'.join(map(str, m.get('load_average_1m_during', [])))} before the runs"
     )
 
 
