@@ -6,8 +6,11 @@ SINK ?= vineyard
 
 .PHONY: run test lint bench uv sync
 
+# pip refuses --user installs into an "externally managed" system Python (Debian, Ubuntu);
+# uv is one static binary with no dependencies, so overriding that is harmless.
 uv:
-	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet uv
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet uv \
+	  || python3 -m pip install --user --quiet --break-system-packages uv
 
 sync: uv
 	$(UV) sync --frozen --compile-bytecode
