@@ -23,6 +23,7 @@ from shmpipe_core.nas_store import splits_dir
 from shmpipe_core.store import STORES
 
 from . import cold_cache, machine_info
+from .bench_summary import PHASES
 from .memcpy_floor import memcpy_seconds
 from .run import prepare_raw, run_steps
 from .steps import last_json, read_step_record
@@ -143,12 +144,13 @@ def step_figures(step, record: dict) -> dict:
         "wall_s": step.seconds,
         "peak_rss_bytes": step.peak_rss_bytes,
         "startup_s": record.get("startup_s", 0.0),
+        "connect_s": phases.get("connect", 0.0),
         "load_s": phases.get("load", 0.0),
         "compute_s": phases.get("compute", 0.0),
         "save_s": phases.get("save", 0.0),
     }
     # Interpreter exit, and anything between the phases: part of what the pod pays.
-    accounted = sum(figures[f"{p}_s"] for p in ("startup", "load", "compute", "save"))
+    accounted = sum(figures[f"{p}_s"] for p in PHASES)
     figures["other_s"] = max(0.0, step.seconds - accounted)
     figures["record"] = record
     return figures

@@ -5,7 +5,9 @@ from collections import defaultdict
 
 from .run import STEPS
 
-PHASES = ("startup", "load", "compute", "save")
+# startup: process start to main (interpreter, imports); connect: opening the store (per pod, like
+# startup); load: getting the inputs; the handoff counts only save and load.
+PHASES = ("startup", "connect", "load", "compute", "save")
 STORE_ORDER = ("nas", "vineyard")
 GB = 10**9  # the seed's figures are in GB; 1e9 is the stricter reading
 
@@ -36,6 +38,9 @@ def run_metrics(run: dict) -> dict[str, float]:
         "evaluate_load_s": steps["evaluate"]["load_s"],
         "memcpy_s": run["memcpy_s"],
     }
+    # What a pod pays before it does any work: interpreter, imports, opening the store.
+    for name, step in steps.items():
+        out[f"{name}.pod_startup_s"] = step["startup_s"] + step["connect_s"]
     for name, step in steps.items():
         out[f"{name}.wall_s"] = step["wall_s"]
         out[f"{name}.peak_rss_bytes"] = step["peak_rss_bytes"]
@@ -60,6 +65,7 @@ def summarize(runs: list[dict]) -> list[dict]:
             entry[f"{key}_min"] = s[key]["min"]
             entry[f"{key}_max"] = s[key]["max"]
         entry["handoff_over_memcpy"] = entry["handoff_s"] / entry["memcpy_s"]
+        entry["pod_startup_s"] = {n: s[f"{n}.pod_startup_s"]["median"] for n in STEPS}
         entry["peak_rss_bytes"] = {n: int(s[f"{n}.peak_rss_bytes"]["median"]) for n in STEPS}
         entry["peak_rss_bytes_max"] = {n: int(s[f"{n}.peak_rss_bytes"]["max"]) for n in STEPS}
         entry["steps"] = {
@@ -128,6 +134,11 @@ def targets(summary: list[dict]) -> list[dict]:
             if max(e["train_load_s"], e["evaluate_load_s"]) > ZERO_COPY_LOAD_S
         ]
         detail = "; ".join(over) if over else f"slowest median {worst * 1e3:.0f} ms"
+        # The steps time opening the store apart from the load: say what it adds.
+        connect = max(
+            e["steps"][n]["connect_s"]["median"] for e in vys for n in ("train", "evaluate")
+        )
+        detail += f" (opening the store, timed apart as connect, adds up to {connect * 1e3:.0f} ms)"
         out.append(_target("vineyard_load", text, "not met" if over else "met", detail))
     else:
         out.append(_target("vineyard_load", text, "not measured", "no vineyard runs"))
