@@ -1,0 +1,90 @@
+"""Issue 6, point 4: a step killed during its save, vineyard out of memory, vineyardd restarted
+between steps."""
+
+import pytest
+from shmpipe_core.nas_store import NasStore
+from shmpipe_core.vineyard_store import VineyardStore
+
+from tests.helpers import run_cli, start_vineyardd
+from tests.reliability.conftest import kill_at, memory_usage, names
+
+
+@pytest.mark.parametrize(
+    "sink, point", [("nas", "nas-commit"), ("vineyard", "vineyard-commit"),
+                    ("vineyard", "vineyard-names")],
+)  # fmt: skip
+def test_sigkill_during_save_leaves_no_partial_output(sink, point, data_dir, vineyardd):
+    socket, _ = vineyardd()
+    common = ["--data-dir", data_dir, "--vineyard-socket", socket]
+    step = ["preprocess", "--sink", sink, *common]
+    # First run killed: nothing is visible, a reader is told to run preprocess.
+    kill_at(point, *step, "--run-id", "first")
+    result = run_cli("train", "--source", sink, "--run-id", "first", *common, check=False)
+    assert result.returncode == 1 and "preprocess --sink" in result.stderr, result.stderr
+    if sink == "nas":
+        assert not (data_dir / "runs" / "first" / "splits" / "manifest.json").exists()
+    else:
+        assert "first/splits" not in names(socket, "first/*")
+    # A rerun killed: readers still get the previous commit, whole and checked.
+    run_cli(*step, "--run-id", "second")
+    expected = read(sink, data_dir, socket, "second")
+    kill_at(point, *step, "--run-id", "second")
+    assert read(sink, data_dir, socket, "second") == expected
+    # And a rerun after the kill succeeds, leaving only its own files.
+    run_cli(*step, "--run-id", "first")
+    assert read(sink, data_dir, socket, "first") == expected
+    if sink == "nas":
+        left = sorted(p.name for p in (data_dir / "runs" / "first" / "splits").iterdir())
+        assert len(left) == 5 and "manifest.json" in left, left  # no temp or stale files
+
+
+def read(sink, data_dir, socket, run_id) -> dict:
+    """The manifest's per-array descriptions, after the store checked every array against it."""
+    store = NasStore(data_dir) if sink == "nas" else VineyardStore.connect(socket)
+    _, manifest = store.read(run_id, ["X_train", "X_test", "y_train", "y_test"])
+    return manifest["arrays"]
+
+
+def test_out_of_memory_is_clear_and_touches_nothing_else(data_dir, vineyardd):
+    # The other run takes 3.5 MB; the failing one needs 10.5 MB: its X_train fits, X_test not.
+    socket, _ = vineyardd(size="12Mi")
+    common = ["--data-dir", data_dir, "--vineyard-socket", socket]
+    run_cli("preprocess", "--sink", "vineyard", "--run-id", "other", *common)
+    other = names(socket)
+    used = memory_usage(socket)
+    run_cli("prepare-data", "--multiplier", 3, "--data-dir", data_dir)
+    result = run_cli(
+        "preprocess", "--sink", "vineyard", "--multiplier", 3, "--run-id", "big", *common,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert "out of shared memory" in lines[0] and socket in lines[0] and "cleanup" in lines[0]
+    # Nothing of the failed run is named or kept; the other run is intact and readable.
+    assert names(socket) == other
+    assert memory_usage(socket) == used
+    run_cli("train", "--source", "vineyard", "--run-id", "other", *common)
+
+
+def test_vineyardd_restarted_between_steps(data_dir, short_tmp):
+    directory = short_tmp / "restart"
+    socket = str(directory / "vineyard.sock")
+    common = ["--data-dir", data_dir, "--vineyard-socket", socket]
+    process = start_vineyardd(directory, size="256Mi")
+    try:
+        run_cli("preprocess", "--sink", "vineyard", "--run-id", "rs", *common)
+        process.terminate()
+        process.wait(timeout=30)
+        process = start_vineyardd(directory, size="256Mi")
+        result = run_cli("train", "--source", "vineyard", "--run-id", "rs", *common, check=False)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1
+    # Names the missing object, the run, the socket, why, and which step to rerun.
+    for words in ("'rs/splits'", "run 'rs'", socket, "restarts",
+                  "rerun `preprocess --sink vineyard --run-id rs`"):  # fmt: skip
+        assert words in line, line
