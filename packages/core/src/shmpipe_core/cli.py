@@ -88,6 +88,17 @@ def run(
         fail(2, e)
     except StepError as e:
         fail(1, e)
+    except OSError as e:
+        if e.filename is None:
+            fail(1, e, f"unexpected {type(e).__name__} (rerun with --debug for the traceback): ")
+        # A file the step must write or read: almost always a --data-dir that is not writable.
+        fail(
+            1,
+            StepError(
+                f"cannot use {e.filename} ({e.strerror}): --data-dir must be a "
+                "writable directory of this user's, shared by every step of the run"
+            ),
+        )
     except KeyboardInterrupt:
         parser.exit(130, f"{parser.prog}: interrupted\n")
     except Exception as e:  # noqa: BLE001 - the last line of defence for a one-line message
