@@ -45,7 +45,8 @@ def load(path: Path) -> dict:
         model = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise StepError(f"no model at {path}: run the train step for this run first") from None
-    except (OSError, json.JSONDecodeError) as e:
+    # UnicodeDecodeError: not text at all (a pickle, say), refused before anything parses it.
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise StepError(f"cannot read the model {path} ({e}): rerun the train step") from None
     if model.get("format") != FORMAT or len(model.get("coef", ())) != len(
         model.get("features", ())
