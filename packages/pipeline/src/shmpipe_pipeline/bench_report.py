@@ -51,7 +51,9 @@ def machine_line(m: dict) -> str:
         f"Python {m['python']}; data dir on {m['data_dir_filesystem']}; {m['date']}; "
         f"load average {'/'.join(map(str, m['load_average']))} at start, "
         f"{'/'.join(map(str, m.get('load_average_end', [])))} at end, 1-minute load "
-        f"{'–'.join(map(str, m.get('load_average_1m_during', [])))} before the runs"
+        f"{'–'.join(map(str, m.get('load_average_1m_during', [])))} before the runs; the "
+        f"benchmark's own peak RSS (a floor under each step's) "
+        f"{m.get('bench_process_peak_rss_bytes', 0) / 2**20:.0f} MiB"
     )
 
 
@@ -69,20 +71,23 @@ def markdown(results: dict) -> str:
         "",
         "Medians, with min–max over the repeats. Each step is its own process; wall = process "
         "start to exit. handoff = preprocess save + train load + evaluate load. memcpy = one "
-        "in-memory copy of the split's bytes (the floor of a handoff), timed in the same run.",
+        "in-memory copy of the split's bytes into pre-faulted memory (the floor of a handoff), "
+        "timed in the same run; copy into new memory = the same copy into freshly allocated "
+        "memory, page faults included (what a step pays to copy a split).",
         "",
         "## End to end",
         "",
         "| M | store | e2e | handoff | train load | evaluate load | memcpy | handoff/memcpy "
-        "| peak RSS GB (pre/train/eval) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| copy into new memory | peak RSS GB (pre/train/eval) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in summary:
         rss = "/".join(_gb(e["peak_rss_bytes"][n]) for n in STEPS)
         lines.append(
             f"| {e['multiplier']} | {e['store']} | {_range(e, 'e2e_s')} | {_range(e, 'handoff_s')} "
             f"| {_range(e, 'train_load_s')} | {_range(e, 'evaluate_load_s')} | "
-            f"{_range(e, 'memcpy_s')} | {e['handoff_over_memcpy']:.1f}x | {rss} |"
+            f"{_range(e, 'memcpy_s')} | {e['handoff_over_memcpy']:.1f}x | "
+            f"{_s(e['memcpy_fresh_s'])} | {rss} |"
         )
     lines += [
         "",

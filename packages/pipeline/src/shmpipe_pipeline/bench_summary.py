@@ -37,6 +37,7 @@ def run_metrics(run: dict) -> dict[str, float]:
         "train_load_s": steps["train"]["load_s"],
         "evaluate_load_s": steps["evaluate"]["load_s"],
         "memcpy_s": run["memcpy_s"],
+        "memcpy_fresh_s": run["memcpy_fresh_s"],
     }
     # What a pod pays before it does any work: interpreter, imports, opening the store.
     for name, step in steps.items():
@@ -60,7 +61,14 @@ def summarize(runs: list[dict]) -> list[dict]:
     ):
         s = {k: stats([m[k] for m in metrics]) for k in metrics[0]}
         entry = {"store": store, "multiplier": multiplier, "repeats": len(metrics)}
-        for key in ("e2e_s", "handoff_s", "train_load_s", "evaluate_load_s", "memcpy_s"):
+        for key in (
+            "e2e_s",
+            "handoff_s",
+            "train_load_s",
+            "evaluate_load_s",
+            "memcpy_s",
+            "memcpy_fresh_s",
+        ):
             entry[key] = s[key]["median"]
             entry[f"{key}_min"] = s[key]["min"]
             entry[f"{key}_max"] = s[key]["max"]

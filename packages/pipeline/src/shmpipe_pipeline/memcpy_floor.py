@@ -3,8 +3,16 @@
 A handoff through shared memory cannot beat writing the split once; reading it zero-copy is free.
 So one copy of the split's bytes, from memory to memory, is what a perfect handoff costs on this
 machine. Timed in the same run as the pipelines, so machine load affects both alike.
+
+The floor copies into a pre-faulted destination. For context we also time the same copy into
+freshly allocated memory (`fresh_s`): that is what a step pays when it copies a split into a new
+array, page faults included, and on machines without transparent huge pages it can cost many times
+the floor.
 """
 
+import json
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -14,21 +22,41 @@ import numpy as np
 MAX_BUFFER_BYTES = 1 << 30
 
 
-def memcpy_seconds(sizes: list[int]) -> float:
-    """Seconds to copy arrays of these byte sizes once each (np.copyto, destination pre-faulted,
-    so page faults are not counted: a store's destination is mapped memory too)."""
-    total = 0.0
+def _copy(src: np.ndarray, dst: np.ndarray, nbytes: int) -> float:
+    count = src.size
+    remaining = max(1, nbytes // 8)
+    start = time.perf_counter()
+    while remaining > 0:
+        n = min(remaining, count)
+        np.copyto(dst[:n], src[:n])
+        remaining -= n
+    return time.perf_counter() - start
+
+
+def memcpy_seconds(sizes: list[int]) -> dict[str, float]:
+    """Seconds to copy arrays of these byte sizes once each with np.copyto: `floor_s` into a
+    pre-faulted destination (a store's destination is mapped memory too), `fresh_s` into new
+    memory."""
+    floor = fresh = 0.0
     for nbytes in sizes:
         count = max(1, min(nbytes, MAX_BUFFER_BYTES) // 8)
         src = np.ones(count)
-        dst = np.zeros(count)
-        dst.fill(1.0)  # fault every page in before the clock runs
-        remaining = max(1, nbytes // 8)
-        start = time.perf_counter()
-        while remaining > 0:
-            n = min(remaining, count)
-            np.copyto(dst[:n], src[:n])
-            remaining -= n
-        total += time.perf_counter() - start
+        dst = np.empty(count)
+        # First touch of dst: page faults included. A capped buffer scales to the full size.
+        first = min(nbytes, count * 8)
+        fresh += _copy(src, dst, first) * nbytes / max(first, 1)
+        floor += _copy(src, dst, nbytes)
         del src, dst
-    return total
+    return {"floor_s": floor, "fresh_s": fresh}
+
+
+def memcpy_seconds_in_child(sizes: list[int]) -> dict[str, float]:
+    """`memcpy_seconds` in a child process. Linux carries a process's peak RSS across exec, and
+    subprocess starts steps by vfork + exec from the benchmark's own memory: had the benchmark
+    allocated these arrays itself, every later step would report at least their size as its peak."""
+    args = [sys.executable, "-m", __name__, *map(str, sizes)]
+    return json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+
+
+if __name__ == "__main__":
+    print(json.dumps(memcpy_seconds([int(a) for a in sys.argv[1:]])))
