@@ -100,6 +100,7 @@ def test_model_file_is_plain_json_and_extra_keys_are_inert(trained, tmp_path):
         path.write_text(json.dumps({**model, "coef": f"__import__('os').system('touch {marker}')"}))
         result = evaluate(trained)
         assert result.returncode == 1 and "not a shmpipe-linear-model" in result.stderr
+
         # A pickle under the model's name: refused as unreadable, never unpickled.
         class Exploit:
             def __reduce__(self):
