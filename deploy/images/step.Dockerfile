@@ -40,7 +40,7 @@ WORKDIR /src
 COPY pyproject.toml uv.lock .python-version ./
 RUN ${SYNC} --no-install-workspace \
  && find /app/lib -depth -type d -name tests -path '*/site-packages/*/tests' -exec rm -rf {} + \
- && rm -rf /app/lib/python3.11/site-packages/pyarrow/include
+ && rm -rf /app/lib/python3*/site-packages/pyarrow/include
 
 # Then the code: core and this step only, so editing another step leaves this image's cache alone.
 # What this sync adds (the workspace packages and their scripts) is gathered under /code, so the
