@@ -57,7 +57,7 @@ def normalize(args: argparse.Namespace) -> argparse.Namespace:
     """Check the values argparse cannot check by type alone."""
     if hasattr(args, "data_dir") and args.data_dir is None:
         args.data_dir = default_data_dir()
-    if hasattr(args, "run_id"):
+    if getattr(args, "run_id", None) is not None:  # `pipeline` makes one up when none is given
         check_run_id(args.run_id)
     if hasattr(args, "multiplier"):
         args.multiplier = check_multiplier(args.multiplier)
