@@ -65,8 +65,6 @@ def test_table_output(data_dir, vineyard_socket):
         "nas",
         "--data-dir",
         data_dir,
-        "--run-id",
-        "table",
         "--vineyard-socket",
         vineyard_socket,
     )
