@@ -1,10 +1,9 @@
 """The saved model predicts exactly what scikit-learn's LinearRegression predicts."""
 
 import numpy as np
+from shmpipe_core import model_file
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_squared_error
-
-from shmpipe_core import model_file
 
 
 def test_predict_and_mse_match_scikit_learn(tmp_path):
