@@ -161,7 +161,8 @@ def targets(summary: list[dict]) -> list[dict]:
                 "handoff_vs_memcpy",
                 text,
                 "met" if ratio <= 2 else "not met",
-                f"handoff {vy['handoff_s']:.3f} s = {ratio:.1f}x memcpy {vy['memcpy_s']:.3f} s",
+                f"handoff {vy['handoff_s']:.3f} s = {ratio:.1f}x memcpy {vy['memcpy_s']:.3f} s "
+                "(preprocess fills shared memory during compute; its save only seals)",
             )
         )
     else:
