@@ -233,20 +233,27 @@ def targets(summary: list[dict]) -> list[dict]:
             | {"detail": _largest_rss(summary, multipliers) + f"; no M={big} in this run"}
         )
 
+    # Per store: the two write the split differently (shared memory vs a file), so one can meet
+    # it and the other not.
     limit = 0.6 * SEED["peak_rss_bytes"]["preprocess"]
-    text = f"at M={big} preprocess peak RSS <= 60% of the seed's 14.7 GB ({limit / GB:.2f} GB)"
-    if rows:
-        worst = max(e["peak_rss_bytes"]["preprocess"] for e in rows)
-        out.append(
-            _target(
-                "preprocess_rss",
-                text,
-                "met" if worst <= limit else "not met",
-                f"largest preprocess peak {worst / GB:.2f} GB",
-            )
+    for store, entry in (("vineyard", vy), ("nas", nas)):
+        text = (
+            f"at M={big} {store} preprocess peak RSS <= 60% of the seed's 14.7 GB "
+            f"({limit / GB:.2f} GB)"
         )
-    else:
-        out.append(_not_measured("preprocess_rss", text, big))
+        if entry:
+            peak = entry["peak_rss_bytes"]["preprocess"]
+            out.append(
+                _target(
+                    f"preprocess_rss_{store}",
+                    text,
+                    "met" if peak <= limit else "not met",
+                    f"{peak / GB:.2f} GB = {peak / SEED['peak_rss_bytes']['preprocess']:.0%} of "
+                    "the seed's",
+                )
+            )
+        else:
+            out.append(_not_measured(f"preprocess_rss_{store}", text, big))
     return out
 
 
