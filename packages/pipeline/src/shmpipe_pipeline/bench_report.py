@@ -156,6 +156,25 @@ def markdown(results: dict) -> str:
             )
     lines += [
         "",
+        "## Steps: CPU time and page faults (from the kernel, medians)",
+        "",
+        "Wall time beyond user + system CPU is waiting (disk, or the other process on a busy "
+        "machine). Page faults cost system time: each first touch of a 4 KiB page is one; major "
+        "faults read from disk.",
+        "",
+        "| M | store | step | wall | user CPU | system CPU | minor faults | major faults |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for e in summary:
+        for n in STEPS:
+            st = e["steps"][n]
+            lines.append(
+                f"| {e['multiplier']} | {e['store']} | {n} | {_s(st['wall_s']['median'])} | "
+                f"{_s(st['user_s']['median'])} | {_s(st['system_s']['median'])} | "
+                f"{st['minor_faults']['median']:,.0f} | {st['major_faults']['median']:,.0f} |"
+            )
+    lines += [
+        "",
         "## Issue 5 targets",
         "",
         "| target | status | measured |",

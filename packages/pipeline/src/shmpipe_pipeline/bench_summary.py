@@ -46,6 +46,8 @@ def run_metrics(run: dict) -> dict[str, float]:
         out[f"{name}.wall_s"] = step["wall_s"]
         out[f"{name}.peak_rss_bytes"] = step["peak_rss_bytes"]
         out[f"{name}.other_s"] = step["other_s"]
+        for key in ("user_s", "system_s", "minor_faults", "major_faults"):
+            out[f"{name}.{key}"] = step.get(key, 0)
         for phase in PHASES:
             out[f"{name}.{phase}_s"] = step[f"{phase}_s"]
     return out
@@ -79,7 +81,16 @@ def summarize(runs: list[dict]) -> list[dict]:
         entry["steps"] = {
             n: {
                 field: s[f"{n}.{field}"]
-                for field in ("wall_s", *(f"{p}_s" for p in PHASES), "other_s", "peak_rss_bytes")
+                for field in (
+                    "wall_s",
+                    *(f"{p}_s" for p in PHASES),
+                    "other_s",
+                    "peak_rss_bytes",
+                    "user_s",
+                    "system_s",
+                    "minor_faults",
+                    "major_faults",
+                )
             }
             for n in STEPS
         }

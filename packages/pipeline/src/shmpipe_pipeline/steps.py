@@ -18,6 +18,12 @@ class StepRun:
     returncode: int
     stdout: str
     stderr: str
+    # Where the wall time went, from the kernel: CPU in user and kernel mode (page faults show up
+    # as system time), and page faults (major ones read from disk).
+    user_s: float = 0.0
+    system_s: float = 0.0
+    minor_faults: int = 0
+    major_faults: int = 0
 
 
 def command(name: str) -> str:
@@ -38,7 +44,16 @@ def run_step(name: str, args: list[str], env: dict | None = None) -> StepRun:
         out.seek(0)
         err.seek(0)
         return StepRun(
-            name, seconds, usage.ru_maxrss * 1024, process.returncode, out.read(), err.read()
+            name,
+            seconds,
+            usage.ru_maxrss * 1024,
+            process.returncode,
+            out.read(),
+            err.read(),
+            user_s=usage.ru_utime,
+            system_s=usage.ru_stime,
+            minor_faults=usage.ru_minflt,
+            major_faults=usage.ru_majflt,
         )
 
 
