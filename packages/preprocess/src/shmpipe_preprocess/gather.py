@@ -2,8 +2,9 @@
 
 import numpy as np
 
-# Rows per gather: the int64 staging buffer (512 KiB) stays in cache between take and cast.
-CHUNK = 1 << 16
+# Rows per gather: the int64 staging buffer (2 MiB) stays in cache between take and cast, and
+# each numpy call is long enough to run without the GIL beside the other threads.
+CHUNK = 1 << 18
 
 
 def gather_column(source: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
