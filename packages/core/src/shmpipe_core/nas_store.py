@@ -22,6 +22,7 @@ from . import manifest as manifests
 from .dataset import run_dir
 from .errors import StepError
 from .files import atomic_file, fsync_dir, write_json
+from .pages import populate_for_write
 
 MANIFEST = "manifest.json"
 
@@ -38,6 +39,7 @@ class NasWriter:
 
     def allocate(self, name: str, shape: tuple[int, ...], order: str = "C") -> np.ndarray:
         self.arrays[name] = np.empty(shape, dtype=np.float64, order=order)
+        populate_for_write(self.arrays[name])  # as the vineyard store does: same footing
         return self.arrays[name]
 
     def commit(self, features: list[str]) -> dict:

@@ -15,9 +15,8 @@ import pyarrow as pa
 from .dataset import COLUMN_NAMES, ROWS_PER_MULTIPLIER, raw_path
 from .errors import StepError
 from .files import atomic_file
+from .pages import MADV_POPULATE_READ
 
-# Linux 5.14+: fault a whole range in with one call instead of one fault per page.
-MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)
 SCHEMA = pa.schema([pa.field(name, pa.int64(), nullable=False) for name in COLUMN_NAMES])
 
 

@@ -21,6 +21,7 @@ from . import faults
 from . import manifest as manifests
 from .copy_on_write import copy_on_write
 from .errors import StepError
+from .pages import populate_for_write
 from .vineyard_connect import connect, vineyard_c
 
 SPLITS = "splits"
@@ -92,6 +93,7 @@ class VineyardWriter:
         stored = np.frombuffer(memoryview(builder), dtype=np.float64, count=math.prod(shape))
         stored = stored.reshape(stored_shape)
         array = stored.T if order == "F" else stored
+        populate_for_write(stored)
         self.builders[name] = (builder, stored_shape, array)
         return array
 
