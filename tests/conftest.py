@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli, start_vineyardd
+from tests.helpers import require, run_cli, start_vineyardd
+from tests.images import STEP_IMAGES, image
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +53,25 @@ def isolated_env(tmp_path, short_tmp):
     env["SHMPIPE_VINEYARD_DIR"] = tempfile.mkdtemp(prefix="emb-", dir=short_tmp)
     env["SHMPIPE_VINEYARD_SIZE"] = "1Gi"
     return env
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """A Docker engine with every image `make images vineyardd-image` builds."""
+    try:
+        import docker  # the Docker SDK, which testcontainers depends on
+    except ImportError:
+        require(False, "the docker Python package is not installed (uv sync installs it)")
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as e:  # noqa: BLE001 - any failure here means "no usable Docker"
+        require(False, f"no Docker engine ({type(e).__name__}: {e})")
+    missing = []
+    for tag in [image(name) for name in [*STEP_IMAGES, "vineyardd"]]:
+        try:
+            client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            missing.append(tag)
+    require(not missing, f"images not built: {missing} (run `make images vineyardd-image`)")
+    return client

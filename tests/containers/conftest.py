@@ -5,34 +5,12 @@ import time
 
 import pytest
 
-from tests.containers.support import STEP_IMAGES, image, unavailable, world_writable
+from tests.containers.support import world_writable
+from tests.images import image
 
 # testcontainers' reaper (Ryuk) is an image pulled from Docker Hub, unreachable from air-gapped
 # machines; every container here is removed by its context manager instead.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-
-
-@pytest.fixture(scope="session")
-def docker_client():
-    try:
-        import docker
-    except ImportError:
-        unavailable("the docker Python package is not installed (uv sync installs it)")
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as e:  # noqa: BLE001 - any failure here means "no usable Docker"
-        unavailable(f"no Docker engine ({type(e).__name__}: {e})")
-    wanted = [image(name) for name in [*STEP_IMAGES, "vineyardd"]]
-    missing = []
-    for tag in wanted:
-        try:
-            client.images.get(tag)
-        except docker.errors.ImageNotFound:
-            missing.append(tag)
-    if missing:
-        unavailable(f"images not built: {missing} (run `make images vineyardd-image`)")
-    return client
 
 
 @pytest.fixture

@@ -1,14 +1,9 @@
 """What the container tests and their fixtures share."""
 
-import os
 from pathlib import Path
 
-import pytest
-
-REGISTRY = os.environ.get("REGISTRY", "test-registry")
-TAG = os.environ.get("TAG", "latest")
 # image -> the workspace packages it must carry (and no other step's)
-STEP_IMAGES = {
+IMAGE_PACKAGES = {
     "prepare-data": {"shmpipe_core"},
     "preprocess-data": {"shmpipe_core", "shmpipe_preprocess"},
     "train-data": {"shmpipe_core", "shmpipe_train"},
@@ -23,16 +18,6 @@ COMMANDS = {
     "train-data": "train",
     "test-data": "evaluate",
 }
-
-
-def image(name: str) -> str:
-    return f"{REGISTRY}/{name}:{TAG}"
-
-
-def unavailable(reason: str):
-    if os.environ.get("SHMPIPE_CI") == "1":
-        pytest.fail(f"{reason}; in CI (SHMPIPE_CI=1) the container tests must run")
-    pytest.skip(reason)
 
 
 def world_writable(path: Path) -> Path:

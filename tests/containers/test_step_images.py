@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.containers.support import COMMANDS, STEP_IMAGES, image, world_writable
+from tests.containers.support import COMMANDS, IMAGE_PACKAGES, world_writable
+from tests.images import image
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -126,7 +127,7 @@ print(json.dumps({
 """
 
 
-@pytest.mark.parametrize("name", STEP_IMAGES)
+@pytest.mark.parametrize("name", IMAGE_PACKAGES)
 def test_image_is_minimal_and_non_root(docker_client, name):
     config = docker_client.images.get(image(name)).attrs["Config"]
     assert config["User"] not in ("", "0", "root", "0:0")
@@ -137,5 +138,5 @@ def test_image_is_minimal_and_non_root(docker_client, name):
     assert found["uid"] != 0
     assert found["step"] == COMMANDS[name]
     assert found["tools"] == []
-    assert set(found["packages"]) == STEP_IMAGES[name]
+    assert set(found["packages"]) == IMAGE_PACKAGES[name]
     assert found["bdist"] == []

@@ -25,45 +25,15 @@ import pytest
 import yaml
 from argo_model import ROOT, WORKFLOWS, dag_template, load, pods
 
+from tests.images import REGISTRY, TAG, image
+
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-REGISTRY = os.environ.get("REGISTRY", "test-registry")
-TAG = os.environ.get("TAG", "latest")
-STEP_IMAGES = ["prepare-data", "preprocess-data", "train-data", "test-data"]
-VINEYARDD_IMAGE = f"{REGISTRY}/vineyardd:{TAG}"
+VINEYARDD_IMAGE = image("vineyardd")
 # The smallest table (10,000 rows): the harness checks wiring, not speed.
 MULTIPLIER = "1"
 # jsonpath(tasks['T'].outputs.parameters.P, '$.KEY'): the one expression form the DAG outputs use.
 JSONPATH = re.compile(r"^jsonpath\(tasks\['([^']+)'\]\.outputs\.parameters\.(\w+), '\$\.(\w+)'\)$")
-
-
-def _unavailable(reason: str):
-    if os.environ.get("SHMPIPE_CI") == "1":
-        pytest.fail(f"{reason}; in CI (SHMPIPE_CI=1) the Docker tests must run")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def docker_client():
-    try:
-        import docker  # the Docker SDK, which testcontainers depends on
-    except ImportError:
-        _unavailable("the docker Python package is not installed (uv sync installs it)")
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as e:  # noqa: BLE001 - any failure here means "no usable Docker"
-        _unavailable(f"no Docker engine ({type(e).__name__}: {e})")
-    wanted = [f"{REGISTRY}/{name}:{TAG}" for name in STEP_IMAGES] + [VINEYARDD_IMAGE]
-    missing = []
-    for image in wanted:
-        try:
-            client.images.get(image)
-        except docker.errors.ImageNotFound:
-            missing.append(image)
-    if missing:
-        _unavailable(f"images not built: {missing} (run `make images vineyardd-image`)")
-    return client
 
 
 # --- Kubernetes quantities to Docker limits -------------------------------------------------
@@ -258,7 +228,7 @@ def vineyard_names(client, vineyard_dir: Path, run_id: str) -> list[str]:
         "print(json.dumps(sorted(str(n) for n in names)))\n"
     )
     output = client.containers.run(
-        f"{REGISTRY}/prepare-data:{TAG}",
+        image("prepare-data"),
         entrypoint=["/app/bin/python", "-c", script, run_id],
         user="1000:1000",
         read_only=True,
