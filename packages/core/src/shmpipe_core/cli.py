@@ -53,6 +53,16 @@ def add_debug(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
+def step_parser(prog: str, description: str, store_flag: str) -> Parser:
+    """The flags the three pipeline steps share: the store, the data dir, the run id."""
+    parser = Parser(prog=prog, description=description)
+    add_store(parser, store_flag)
+    add_data_dir(parser)
+    add_run_id(parser)
+    add_debug(parser)
+    return parser
+
+
 def normalize(args: argparse.Namespace) -> argparse.Namespace:
     """Check the values argparse cannot check by type alone."""
     if hasattr(args, "data_dir") and args.data_dir is None:

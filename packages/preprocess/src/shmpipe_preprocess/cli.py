@@ -7,15 +7,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from shmpipe_core.cli import (
-    Parser,
-    add_data_dir,
-    add_debug,
-    add_multiplier,
-    add_run_id,
-    add_store,
-    run,
-)
+from shmpipe_core.cli import add_multiplier, run, step_parser
 from shmpipe_core.dataset import FEATURES, OUTLIER_ABOVE, OUTLIER_COLUMN, SEED, TARGET
 from shmpipe_core.metrics import StepMetrics
 from shmpipe_core.raw import RawTable
@@ -26,15 +18,12 @@ from .split import split_rows
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(
+    parser = step_parser(
         prog="preprocess",
         description="Split the raw table into X_train, X_test, y_train, y_test in the store.",
+        store_flag="--sink",
     )
-    add_store(parser, "--sink")
     add_multiplier(parser)
-    add_data_dir(parser)
-    add_run_id(parser)
-    add_debug(parser)
     return parser
 
 
@@ -87,10 +76,7 @@ def preprocess(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    def body(args):
-        print(json.dumps(preprocess(args)))
-
-    return run(build_parser(), body, argv)
+    return run(build_parser(), lambda args: print(json.dumps(preprocess(args))), argv)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import json
 import sys
 
 from shmpipe_core import model_file
-from shmpipe_core.cli import Parser, add_data_dir, add_debug, add_run_id, add_store, run
+from shmpipe_core.cli import run, step_parser
 from shmpipe_core.dataset import run_dir
 from shmpipe_core.errors import StepError
 from shmpipe_core.files import write_json
@@ -14,15 +14,11 @@ from shmpipe_core.store import open_store
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(
+    return step_parser(
         prog="evaluate",
         description="Mean squared error of the run's model on X_test, y_test from the store.",
+        store_flag="--source",
     )
-    add_store(parser, "--source")
-    add_data_dir(parser)
-    add_run_id(parser)
-    add_debug(parser)
-    return parser
 
 
 def evaluate(args) -> dict:
@@ -53,10 +49,7 @@ def evaluate(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    def body(args):
-        print(json.dumps(evaluate(args)))
-
-    return run(build_parser(), body, argv)
+    return run(build_parser(), lambda args: print(json.dumps(evaluate(args))), argv)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import json
 import sys
 
 from shmpipe_core import model_file
-from shmpipe_core.cli import Parser, add_data_dir, add_debug, add_run_id, add_store, run
+from shmpipe_core.cli import run, step_parser
 from shmpipe_core.metrics import StepMetrics
 from shmpipe_core.store import open_store
 from sklearn import __version__ as sklearn_version
@@ -13,14 +13,11 @@ from sklearn.linear_model import LinearRegression
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(
-        prog="train", description="Fit LinearRegression on X_train, y_train from the store."
+    return step_parser(
+        prog="train",
+        description="Fit LinearRegression on X_train, y_train from the store.",
+        store_flag="--source",
     )
-    add_store(parser, "--source")
-    add_data_dir(parser)
-    add_run_id(parser)
-    add_debug(parser)
-    return parser
 
 
 def train(args) -> dict:
@@ -50,10 +47,7 @@ def train(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    def body(args):
-        print(json.dumps(train(args)))
-
-    return run(build_parser(), body, argv)
+    return run(build_parser(), lambda args: print(json.dumps(train(args))), argv)
 
 
 if __name__ == "__main__":
