@@ -7,6 +7,7 @@ import sys
 from shmpipe_core import model_file
 from shmpipe_core.cli import run, step_parser
 from shmpipe_core.metrics import StepMetrics
+from shmpipe_core.pages import populate_for_write
 from shmpipe_core.store import open_store
 from sklearn import __version__ as sklearn_version
 from sklearn.linear_model import LinearRegression
@@ -31,7 +32,9 @@ def train(args) -> dict:
     metrics.count("y_train", y)
     with metrics.phase("compute"):
         # copy_X=False: X is ours to change (see Store.read(writable=True)), so scikit-learn
-        # centres it in place instead of copying it first.
+        # centres it in place instead of copying it first. Centring writes every page: making
+        # them ours in one pass first is 2-5x faster than a copy-on-write fault per page.
+        populate_for_write(X)
         model = LinearRegression(copy_X=False).fit(X, y)
     with metrics.phase("save"):
         model_file.save(
