@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shmpipe_core.cli import Parser, add_data_dir, add_debug, run
-from shmpipe_core.dataset import SPLIT_NAMES, check_multiplier, run_dir
+from shmpipe_core.dataset import SPLIT_NAMES, check_multiplier, raw_path, run_dir
 from shmpipe_core.errors import UsageError
 from shmpipe_core.nas_store import splits_dir
 from shmpipe_core.store import STORES
@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="make NAS reads cold by dropping all caches (root only) instead of evicting the "
         "split files",
+    )
+    parser.add_argument(
+        "--raw",
+        choices=("warm", "cold"),
+        default="warm",
+        help="the raw table before each preprocess, for both stores alike: read into the page "
+        "cache (default) or evicted from it",
     )
     parser.add_argument(
         "--no-warmup",
@@ -117,15 +124,36 @@ def vineyard_usage(sock: str) -> int | None:
         client.close()
 
 
-class ColdReads:
-    """The hook run before each step: evicts the NAS split so train and evaluate read it cold."""
+class CacheControl:
+    """The hook run before each step, so that both stores start from the same page cache.
 
-    def __init__(self, store: str, data_dir: Path, run_id: str, drop_all: bool):
-        self.store, self.data_dir, self.run_id, self.drop_all = store, data_dir, run_id, drop_all
+    Before preprocess: the raw table is read into the page cache (`warm`, the default) or evicted
+    (`cold`), for both stores alike. Without this the first run after the raw table was prepared,
+    or pushed out by a large run, pays for reading it from disk and the other store does not.
+    Before train and evaluate: the NAS run's split is evicted, so they read it cold, as from a NAS.
+    """
+
+    def __init__(
+        self, store: str, data_dir: Path, run_id: str, raw: Path, raw_mode: str, drop_all: bool
+    ):
+        self.store, self.data_dir, self.run_id = store, data_dir, run_id
+        self.raw, self.raw_mode, self.drop_all = raw, raw_mode, drop_all
+        self.raw_cache: dict = {}
         self.evicted: dict[str, dict] = {}
 
     def __call__(self, step: str) -> None:
-        if self.store != "nas" or step == "preprocess":
+        if step == "preprocess":
+            if self.raw_mode == "warm":
+                cold_cache.warm([self.raw])
+            else:
+                cold_cache.evict([self.raw])
+            self.raw_cache = {
+                "mode": self.raw_mode,
+                "bytes": self.raw.stat().st_size,
+                "resident_bytes": cold_cache.resident_bytes([self.raw]),
+            }
+            return
+        if self.store != "nas":
             return
         files = cold_cache.files_under(splits_dir(self.data_dir, self.run_id))
         nbytes = cold_cache.evict(files)
@@ -162,12 +190,18 @@ def step_figures(step, record: dict) -> dict:
 
 
 def one_run(
-    store: str, multiplier: int, repeat: int, data_dir: Path, sock: str, drop_all: bool
+    store: str,
+    multiplier: int,
+    repeat: int,
+    data_dir: Path,
+    sock: str,
+    drop_all: bool = False,
+    raw_mode: str = "warm",
 ) -> dict:
     from shmpipe_core.cleanup import cleanup
 
     run_id = f"bench-{os.getpid()}-m{multiplier}-r{repeat}-{store}"
-    cold = ColdReads(store, data_dir, run_id, drop_all)
+    cold = CacheControl(store, data_dir, run_id, raw_path(data_dir, multiplier), raw_mode, drop_all)
     load = machine_info.load_average()
     try:
         steps = run_steps(store, multiplier, data_dir, run_id, sock, before_step=cold)
@@ -197,6 +231,7 @@ def one_run(
         "memcpy_s": copies["floor_s"],
         "memcpy_fresh_s": copies["fresh_s"],
         "cold_reads": cold.evicted,
+        "raw_cache": cold.raw_cache,
         "vineyard_usage_after_cleanup_bytes": vineyard_usage(sock),
     }
 
@@ -229,7 +264,7 @@ def bench(args) -> dict:
             progress("warm-up: one untimed M=1 run per store (loads the steps' code and libs)")
             prepare_raw(data_dir, 1)
             for store in STORES:
-                one_run(store, 1, -1, data_dir, sock, False)
+                one_run(store, 1, -1, data_dir, sock)
         for multiplier in multipliers:
             progress(f"M={multiplier}: preparing the raw table (untimed)")
             prepare_raw(data_dir, multiplier)
@@ -237,7 +272,9 @@ def bench(args) -> dict:
                 # A/B, then B/A: drift in load falls on both stores alike.
                 order = STORES if repeat % 2 == 0 else tuple(reversed(STORES))
                 for store in order:
-                    result = one_run(store, multiplier, repeat, data_dir, sock, args.drop_caches)
+                    result = one_run(
+                        store, multiplier, repeat, data_dir, sock, args.drop_caches, args.raw
+                    )
                     runs.append(result)
                     progress(
                         f"[{len(runs)}/{total}] M={multiplier} repeat {repeat + 1}/{args.repeats} "
@@ -260,6 +297,7 @@ def bench(args) -> dict:
             "repeats": args.repeats,
             "interleaving": "A/B then B/A per repeat (nas, vineyard / vineyard, nas)",
             "cold_nas_reads": "drop_caches" if args.drop_caches else "fsync+fadvise(DONTNEED)",
+            "raw_table_before_preprocess": args.raw,
             "warmup": not args.no_warmup,
             "data_dir": str(data_dir),
             "note": args.note,

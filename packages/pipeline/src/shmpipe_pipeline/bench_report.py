@@ -7,6 +7,11 @@ from .bench_summary import GB, PHASES, SEED, STORE_ORDER
 from .run import STEPS
 
 SEGMENTS = (*PHASES, "other")
+RAW_MODES = {
+    "warm": "read into the page cache",
+    "cold": "evicted from the page cache",
+    None: "left as found in the page cache",
+}
 COLORS = {
     "startup": "#9e9e9e",
     "connect": "#9467bd",
@@ -72,6 +77,7 @@ def machine_line(m: dict) -> str:
 
 def markdown(results: dict) -> str:
     m, config, summary = results["machine"], results["config"], results["summary"]
+    raw_mode = RAW_MODES[config.get("raw_table_before_preprocess")]
     lines = [
         "# pipeline-bench results",
         "",
@@ -79,7 +85,8 @@ def markdown(results: dict) -> str:
         "",
         f"**Run:** multipliers {', '.join(map(str, config['multipliers']))}; "
         f"{config['repeats']} repeats each, {config['interleaving']}; cold NAS reads by "
-        f"{config['cold_nas_reads']}; {config['seconds']:.0f} s in all."
+        f"{config['cold_nas_reads']}; raw table {raw_mode}"
+        f" before each preprocess (both stores alike); {config['seconds']:.0f} s in all."
         + (f" Note: {config['note']}" if config.get("note") else ""),
         "",
         "Medians, with min–max over the repeats. Each step is its own process; wall = process "
