@@ -15,21 +15,34 @@ def fsync_dir(path: Path) -> None:
 
 
 @contextmanager
-def atomic_file(path: Path, mode: str = "wb"):
-    """Write to a temp file beside `path`, fsync it, then rename it over `path`."""
+def atomic_path(path: Path):
+    """A temp path beside `path` to write; then it is fsynced and renamed over `path`.
+
+    For writers that open files themselves, such as pyarrow's native `OSFile` (a Python file
+    object wrapped in `pa.PythonFile` costs a copy of every buffer written through it).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+@contextmanager
+def atomic_file(path: Path, mode: str = "wb"):
+    """Write to a temp file beside `path`, fsync it, then rename it over `path`."""
+    with atomic_path(path) as tmp, open(tmp, mode) as f:
+        yield f
 
 
 def write_json(path: Path, value) -> None:

@@ -21,7 +21,7 @@ from . import faults
 from . import manifest as manifests
 from .dataset import run_dir
 from .errors import StepError
-from .files import atomic_file, fsync_dir, write_json
+from .files import atomic_path, fsync_dir, write_json
 from .pages import populate_for_write
 
 MANIFEST = "manifest.json"
@@ -49,8 +49,8 @@ class NasWriter:
         manifest["files"] = {}
         for name, array in self.arrays.items():
             filename = f"{name}.{generation}.arrow"
-            with atomic_file(self.directory / filename) as f:
-                pa.ipc.write_tensor(pa.Tensor.from_numpy(array), pa.PythonFile(f, mode="w"))
+            with atomic_path(self.directory / filename) as tmp, pa.OSFile(str(tmp), "wb") as f:
+                pa.ipc.write_tensor(pa.Tensor.from_numpy(array), f)
             manifest["files"][name] = filename
             faults.point("nas-commit")  # some new files written, the manifest not yet replaced
         write_json(self.directory / MANIFEST, manifest)

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from .dataset import COLUMN_NAMES, ROWS_PER_MULTIPLIER, raw_path
 from .errors import StepError
-from .files import atomic_file
+from .files import atomic_path
 from .pages import MADV_POPULATE_READ
 
 SCHEMA = pa.schema([pa.field(name, pa.int64(), nullable=False) for name in COLUMN_NAMES])
@@ -27,7 +27,11 @@ def write(path: Path, columns: dict[str, np.ndarray]) -> None:
         for n in COLUMN_NAMES
     ]
     batch = pa.record_batch(arrays, schema=SCHEMA)
-    with atomic_file(path) as f, pa.ipc.new_file(pa.PythonFile(f, mode="w"), SCHEMA) as writer:
+    with (
+        atomic_path(path) as tmp,
+        pa.OSFile(str(tmp), "wb") as sink,
+        pa.ipc.new_file(sink, SCHEMA) as writer,
+    ):
         writer.write_batch(batch)
 
 
