@@ -1,8 +1,9 @@
 """The split's manifest: what preprocess wrote, so train and evaluate can refuse anything else.
 
-The checksum is deliberately cheap: a CRC of a few thousand evenly spaced elements plus both ends.
-It catches truncation, a wrong or stale object and a layout mix-up without reading gigabytes, so a
-zero-copy load stays zero-copy.
+The checksum is deliberately cheap: a CRC of both ends and of 512 evenly spaced runs of 8
+elements (4,096 in all). It catches truncation, a wrong or stale object and a layout mix-up without
+reading gigabytes, so a zero-copy load stays zero-copy; runs rather than single elements, because
+each sample costs a page of a mapping touched for the first time (512 pages, not 4,096).
 """
 
 import zlib
@@ -11,15 +12,16 @@ import numpy as np
 
 from .errors import StepError
 
-_SAMPLES = 4096
+_RUNS, _RUN = 512, 8
 
 
 def checksum(array: np.ndarray) -> str:
     flat = array.reshape(-1, order="A")
     if flat.size == 0:
         return "crc32:empty"
-    step = max(1, flat.size // _SAMPLES)
-    sample = np.concatenate([flat[:64], flat[::step], flat[-64:]])
+    starts = np.linspace(0, max(0, flat.size - _RUN), _RUNS).astype(np.int64)
+    runs = np.minimum(starts[:, None] + np.arange(_RUN), flat.size - 1)
+    sample = np.concatenate([flat[:64], flat[runs.ravel()], flat[-64:]])
     return f"crc32:{zlib.crc32(np.ascontiguousarray(sample).tobytes()):08x}"
 
 
