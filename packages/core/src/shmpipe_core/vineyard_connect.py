@@ -7,9 +7,10 @@
 5. otherwise an embedded local vineyardd (see `embedded`), started or reused.
 
 `import vineyard` costs 1-4 s (it imports pandas, pkg_resources and every driver; measured here
-with and without compiled bytecode), and a step pays it in every pod; the C client alone, 0.07 s. The steps need only the client in vineyard's C extension, so we load
-that extension by itself; it is the same module `import vineyard` would load, registered under the
-same name, so a later `import vineyard` in the process reuses it.
+with and without compiled bytecode), and a step pays it in every pod. The steps need only the
+client in vineyard's C extension (0.07 s), so we load that extension by itself; it is the same
+module `import vineyard` would load, registered under the same name, so a later
+`import vineyard` in the process reuses it.
 """
 
 import importlib.util
