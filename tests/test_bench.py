@@ -28,6 +28,8 @@ def test_bench_writes_results_and_cleans_up(data_dir, isolated_env, tmp_path):
         "--repeats",
         1,
         "--no-warmup",
+        "--cross-node-mib",
+        8,
         "--data-dir",
         data_dir,
         "--out",
@@ -50,7 +52,10 @@ def test_bench_writes_results_and_cleans_up(data_dir, isolated_env, tmp_path):
     nas_run = next(r for r in results["runs"] if r["store"] == "nas")
     assert set(nas_run["cold_reads"]) == {"train", "evaluate"}
     assert {t["status"] for t in results["targets"]} <= {"met", "not met", "not measured"}
+    fetch = results["cross_node_fetch"]  # two vineyardd sharing one etcd, issue 6's two nodes
+    assert fetch["bytes"] == 8 << 20 and fetch["bytes_per_s"] > 0
     assert (out / "results.md").read_text().startswith("# pipeline-bench results")
+    assert "## Cross-node fetch" in (out / "results.md").read_text()
     assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Each run's data is gone, and the embedded vineyardd the bench started is stopped.
     assert not any((data_dir / "runs").glob("*"))

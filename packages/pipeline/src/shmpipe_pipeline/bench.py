@@ -13,6 +13,7 @@ import resource
 import shutil
 import socket
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,9 +72,31 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the untimed M=1 run per store that loads the steps' code into the page cache",
     )
+    parser.add_argument(
+        "--cross-node-mib",
+        type=int,
+        default=256,
+        help="size of the two-node fetch measured at the end (two vineyardd sharing one etcd); "
+        "0 skips it (default 256)",
+    )
     parser.add_argument("--note", default="", help="a line stored with the results (e.g. load)")
     add_debug(parser)
     return parser
+
+
+def cross_node_fetch(nbytes: int) -> dict:
+    """Throughput of reading a split another vineyardd holds: the cost of landing on a node
+    without the data (issue 6's two-node setup, measured rather than only tested)."""
+    from shmpipe_core.local_cluster import LocalCluster, fetch_throughput
+
+    progress(f"cross-node fetch: {nbytes >> 20} MiB between two vineyardd sharing one etcd")
+    # A short path: unix socket paths are limited to 107 bytes.
+    size = f"{2 * nbytes + (256 << 20)}"  # the split, its migrated copy, and headroom
+    with (
+        tempfile.TemporaryDirectory(prefix="shmpipe-bench-") as directory,
+        LocalCluster(Path(directory), nodes=2, size=size) as cluster,
+    ):
+        return fetch_throughput(cluster.sockets[0], cluster.sockets[1], nbytes)
 
 
 def progress(message: str) -> None:
@@ -290,6 +313,7 @@ def bench(args) -> dict:
     loads = [r["load_average_before"][0] for r in runs]
     machine["load_average_1m_during"] = [min(loads), max(loads)]
     summary = summarize(runs)
+    fetch = cross_node_fetch(args.cross_node_mib << 20) if args.cross_node_mib > 0 else None
     results = {
         "machine": machine,
         "config": {
@@ -307,6 +331,7 @@ def bench(args) -> dict:
         "ratios": ratios(summary),
         "targets": targets(summary),
         "runs": runs,
+        "cross_node_fetch": fetch,
     }
     write_results(out, results)
     progress(f"wrote {out}/results.json, results.md, results.png")

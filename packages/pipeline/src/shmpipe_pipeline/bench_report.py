@@ -189,6 +189,19 @@ def markdown(results: dict) -> str:
     ]
     for t in results["targets"]:
         lines.append(f"| {t['target']} | **{t['status']}** | {t['detail']} |")
+    fetch = results.get("cross_node_fetch")
+    if fetch:
+        lines += [
+            "",
+            "## Cross-node fetch (two vineyardd sharing one etcd, on this machine)",
+            "",
+            f"A {fetch['bytes'] / 2**20:.0f} MiB split written on one instance and read on the "
+            f"other (migrated over vineyard's RPC, on loopback): {fetch['seconds']:.2f} s, "
+            f"{fetch['bytes_per_s'] / 2**20:.0f} MiB/s; read again on the same node, from the "
+            f"local copy: {fetch['local_seconds'] * 1000:.1f} ms. In a cluster this is what a "
+            "step pays when it lands on another node than the data: Fluid's fuse affinity "
+            "(deploy/) avoids it.",
+        ]
     lines += [
         "",
         "## Reference: the seed scripts (issue 5)",
