@@ -19,10 +19,31 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 
 
+def _advise(array: np.ndarray, advice: int, whole_pages_only: bool = False) -> bool:
+    """madvise the pages under an array: every page it touches, or only those wholly inside it
+    (so a neighbour sharing the edge pages is left alone)."""
+    page = mmap.PAGESIZE
+    begin, end = array.ctypes.data, array.ctypes.data + array.nbytes
+    if whole_pages_only:
+        begin, end = -(-begin // page) * page, end // page * page
+    else:
+        begin, end = begin // page * page, -(-end // page) * page
+    if end <= begin:
+        return True
+    return _libc.madvise(begin, end - begin, advice) == 0
+
+
 def populate_for_write(array: np.ndarray) -> bool:
     """Fault in every page of a writable array's memory; False where the kernel cannot."""
-    if array.nbytes == 0:
-        return True
-    start = array.ctypes.data - array.ctypes.data % mmap.PAGESIZE
-    length = array.ctypes.data + array.nbytes - start
-    return _libc.madvise(start, length, MADV_POPULATE_WRITE) == 0
+    return _advise(array, MADV_POPULATE_WRITE)
+
+
+def populate_for_read(array: np.ndarray) -> bool:
+    """Fault in every page under a mapped array at once; False where the kernel cannot."""
+    return _advise(array, MADV_POPULATE_READ)
+
+
+def drop_pages(array: np.ndarray) -> None:
+    """Unmap the pages wholly inside a mapped array from this process; a file mapping's data
+    stays in the page cache and faults back in if read again."""
+    _advise(array, mmap.MADV_DONTNEED, whole_pages_only=True)

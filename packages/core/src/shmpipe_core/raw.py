@@ -15,7 +15,7 @@ import pyarrow as pa
 from .dataset import COLUMN_NAMES, ROWS_PER_MULTIPLIER, raw_path
 from .errors import StepError
 from .files import atomic_path
-from .pages import MADV_POPULATE_READ
+from .pages import drop_pages, populate_for_read
 
 SCHEMA = pa.schema([pa.field(name, pa.int64(), nullable=False) for name in COLUMN_NAMES])
 
@@ -51,7 +51,6 @@ class RawTable:
             raise StepError(f"cannot map raw data {self.path} ({e}): {hint} again") from None
         finally:
             os.close(fd)
-        self._base = np.frombuffer(self._map, dtype=np.uint8).ctypes.data
         try:
             reader = pa.ipc.open_file(pa.py_buffer(self._map))
             if not reader.schema.equals(SCHEMA):
@@ -91,25 +90,11 @@ class RawTable:
         array = np.frombuffer(
             column.buffers()[1], dtype=np.int64, count=len(column), offset=column.offset * 8
         )
-        start, length = self._pages(array, outward=True)
-        try:
-            self._map.madvise(MADV_POPULATE_READ, start, length)
-        except OSError:
-            pass  # older kernels: pages fault in one by one as they are read
+        # One call instead of one fault per page; older kernels fault them in as they are read.
+        populate_for_read(array)
         return array
 
     def release(self, array: np.ndarray) -> None:
-        """Unmap a column's pages from this process (the page cache keeps them)."""
-        start, length = self._pages(array, outward=False)
-        if length > 0:
-            self._map.madvise(mmap.MADV_DONTNEED, start, length)
-
-    def _pages(self, array: np.ndarray, outward: bool) -> tuple[int, int]:
-        page = mmap.PAGESIZE
-        begin = array.ctypes.data - self._base
-        end = begin + array.nbytes
-        if outward:
-            begin, end = begin // page * page, min(len(self._map), -(-end // page) * page)
-        else:  # only pages wholly inside: a neighbouring column may still be in use
-            begin, end = -(-begin // page) * page, end // page * page
-        return begin, max(0, end - begin)
+        """Unmap a column's pages from this process (the page cache keeps them); pages shared with
+        a neighbouring column, which another thread may be reading, stay."""
+        drop_pages(array)

@@ -66,12 +66,6 @@ def last_json(text: str) -> dict:
     return {}
 
 
-def environment(extra: dict | None = None) -> dict:
-    env = dict(os.environ)
-    env.update(extra or {})
-    return env
-
-
 def read_step_record(data_dir: Path, run_id: str, step: str) -> dict:
     """What the step measured about itself (shmpipe_core.metrics.StepMetrics.finish wrote it)."""
     from shmpipe_core.dataset import run_dir
