@@ -18,7 +18,8 @@ sync: uv
 run: sync
 	$(UV) run --frozen pipeline --sink $(SINK) --multiplier $(MULTIPLIER)
 
-test: sync
+# The linters first: CI runs this target, so style and import order are checked with the tests.
+test: lint
 	$(UV) run --frozen pytest
 
 lint: sync
@@ -27,7 +28,7 @@ lint: sync
 bench: sync
 	$(UV) run --frozen pipeline-bench $(BENCH_ARGS)
 
-# --- images (issue: step images) -------------------------------------------------------------
+# --- images -------------------------------------------------------------
 # One image per step, each with only its own package (deploy/images/step.Dockerfile).
 # Air-gapped: `make base-image BASE_IMAGE=local/py:air` builds that tag from Debian packages, then
 # `make images BASE_IMAGE=local/py:air` needs no container registry. EXTRA_CA_CERTS: a PEM bundle
@@ -40,14 +41,12 @@ KIND_CLUSTER ?= kind
 DOCKER ?= docker
 # Host networking: builds work on engines started without a bridge (as in CI) and on normal ones.
 DOCKER_BUILD_FLAGS ?= --network host
-STEP_IMAGES := prepare-data preprocess-data train-data test-data
+# The step images, their distributions, package folders and console scripts: one table, read by
+# the tests and the docs too.
+STEPS_TABLE := packages/steps.tsv
+STEP_IMAGES := $(shell awk '!/^\#/ {print $$1}' $(STEPS_TABLE))
+step_field = $(shell awk -v image=$(1) '!/^\#/ && $$1 == image {print $$$(2)}' $(STEPS_TABLE))
 VINEYARD_VERSION := $(shell sed -n '/^name = "vineyard-bdist"$$/{n;s/^version = "\(.*\)"/\1/p}' uv.lock)
-
-# image -> distribution, directory under packages/, console script
-prepare-data.step    := shmpipe-core       core       prepare-data
-preprocess-data.step := shmpipe-preprocess preprocess preprocess
-train-data.step      := shmpipe-train      train      train
-test-data.step       := shmpipe-evaluate   test       evaluate
 
 CA_STAGE := deploy/images/.build/extra-ca-certs.pem
 
@@ -67,9 +66,9 @@ images: $(addprefix image-,$(STEP_IMAGES))
 $(addprefix image-,$(STEP_IMAGES)): image-%: $(CA_STAGE)
 	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -f deploy/images/step.Dockerfile \
 	  --build-arg BASE_IMAGE=$(BASE_IMAGE) \
-	  --build-arg PACKAGE=$(word 1,$($*.step)) \
-	  --build-arg PACKAGE_DIR=$(word 2,$($*.step)) \
-	  --build-arg STEP_COMMAND=$(word 3,$($*.step)) \
+	  --build-arg PACKAGE=$(call step_field,$*,2) \
+	  --build-arg PACKAGE_DIR=$(call step_field,$*,3) \
+	  --build-arg STEP_COMMAND=$(call step_field,$*,5) \
 	  -t $(REGISTRY)/$*:$(TAG) .
 
 vineyardd-image: $(CA_STAGE)
@@ -83,7 +82,7 @@ load-images:
 push-images:
 	for i in $(STEP_IMAGES); do $(DOCKER) push $(REGISTRY)/$$i:$(TAG) || exit 1; done
 
-# --- cluster (issue: workflows and deploy) ---------------------------------------------------
+# --- cluster ---------------------------------------------------
 # From an empty machine to a finished run on kind; deploy/README.md walks through the same steps.
 # Order matters: Argo and Fluid first (their CRDs), then the NAS claim and the service account the
 # prepare-data Job uses, then vineyard, then the webhook profile, images and workflows.

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import require, run_cli, start_vineyardd
-from tests.images import STEP_IMAGES, image
+from tests.support.ci import require
+from tests.support.files import data_dir_with_raw
+from tests.support.processes import run_cli
+from tests.support.steps_table import STEP_IMAGES, image
+from tests.support.vineyard import start_vineyardd
 
 
 @pytest.fixture(scope="session")
@@ -38,10 +41,7 @@ def raw_data_dir(tmp_path_factory):
 @pytest.fixture
 def data_dir(raw_data_dir, tmp_path):
     """A fresh data dir whose raw table links to the shared one."""
-    (tmp_path / "raw").mkdir()
-    for f in (raw_data_dir / "raw").iterdir():
-        os.link(f, tmp_path / "raw" / f.name)
-    return tmp_path
+    return data_dir_with_raw(raw_data_dir, tmp_path)
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from tests.containers.support import world_writable
-from tests.images import image
+from tests.support.files import world_writable
+from tests.support.steps_table import image
 
 # testcontainers' reaper (Ryuk) is an image pulled from Docker Hub, unreachable from air-gapped
 # machines; every container here is removed by its context manager instead.

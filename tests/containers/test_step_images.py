@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.containers.support import COMMANDS, IMAGE_PACKAGES, world_writable
-from tests.images import image
+from tests.support.files import world_writable
+from tests.support.steps_table import COMMANDS, IMAGE_PACKAGES, image
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

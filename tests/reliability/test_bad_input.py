@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 from shmpipe_core.dataset import raw_path
 
-from tests.helpers import run_cli
-from tests.test_cli_errors import assert_one_line_error
+from tests.reliability.test_cli_errors import assert_one_line_error
+from tests.support.processes import run_cli
 
 
 def copy_raw(data_dir):

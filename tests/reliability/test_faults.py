@@ -5,8 +5,8 @@ import pytest
 from shmpipe_core.nas_store import NasStore
 from shmpipe_core.vineyard_store import VineyardStore
 
-from tests.helpers import run_cli, start_vineyardd
-from tests.reliability.conftest import kill_at, memory_usage, names
+from tests.support.processes import kill_at, run_cli
+from tests.support.vineyard import memory_usage, names, start_vineyardd
 
 
 @pytest.mark.parametrize(

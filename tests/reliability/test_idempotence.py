@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from tests.helpers import run_cli
-from tests.reliability.conftest import memory_usage, names
+from tests.support.processes import run_cli
+from tests.support.vineyard import memory_usage, names
 
 SECONDS = 4
 

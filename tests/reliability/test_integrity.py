@@ -5,10 +5,10 @@ import json
 
 import numpy as np
 import pyarrow as pa
-from shmpipe_core.vineyard_connect import vineyard_c
+from shmpipe_core.vineyard_client import vineyard_c
 from shmpipe_core.vineyard_store import VineyardStore, _SealAs, tensor_meta
 
-from tests.helpers import run_cli
+from tests.support.processes import run_cli
 
 
 def assert_refused(result, *words):

@@ -7,9 +7,10 @@ import json
 import pytest
 from shmpipe_core.dataset import raw_path
 
-from tests.helpers import run_cli
-from tests.reference import seed_mse
-from tests.reliability.conftest import last_json, memory_usage, names, start_step
+from tests.support.files import data_dir_with_raw
+from tests.support.processes import last_json, run_cli, start_step
+from tests.support.reference import seed_mse
+from tests.support.vineyard import memory_usage, names, start_vineyardd
 
 RUNS = ("iso-a", "iso-b")
 
@@ -17,12 +18,7 @@ RUNS = ("iso-a", "iso-b")
 @pytest.fixture(scope="module")
 def shared(raw_data_dir, tmp_path_factory, short_tmp):
     """Four pipelines at once (two runs x two stores) on one vineyardd and one data dir."""
-    from tests.helpers import start_vineyardd
-
-    data_dir = tmp_path_factory.mktemp("shared")
-    (data_dir / "raw").mkdir()
-    for f in (raw_data_dir / "raw").iterdir():
-        (data_dir / "raw" / f.name).hardlink_to(f)
+    data_dir = data_dir_with_raw(raw_data_dir, tmp_path_factory.mktemp("shared"))
     process = start_vineyardd(short_tmp / "iso", size="512Mi")
     socket = str(short_tmp / "iso" / "vineyard.sock")
     baseline = memory_usage(socket)

@@ -13,7 +13,8 @@ import pyarrow as pa
 import pytest
 from shmpipe_core.vineyard_store import VineyardStore
 
-from tests.helpers import run_cli
+from tests.support.files import data_dir_with_raw
+from tests.support.processes import run_cli
 
 PACKAGES = Path(__file__).parents[2] / "packages"
 PICKLE_PROTO = b"\x80"  # every pickle since protocol 2 starts with the PROTO opcode
@@ -36,10 +37,7 @@ def test_no_step_code_can_unpickle():
 
 @pytest.fixture(scope="module")
 def trained(raw_data_dir, tmp_path_factory, vineyard_socket):
-    data_dir = tmp_path_factory.mktemp("sec")
-    (data_dir / "raw").mkdir()
-    for f in (raw_data_dir / "raw").iterdir():
-        (data_dir / "raw" / f.name).hardlink_to(f)
+    data_dir = data_dir_with_raw(raw_data_dir, tmp_path_factory.mktemp("sec"))
     common = ["--data-dir", data_dir, "--run-id", "sec", "--vineyard-socket", vineyard_socket]
     run_cli("preprocess", "--sink", "nas", *common)
     run_cli("preprocess", "--sink", "vineyard", *common)

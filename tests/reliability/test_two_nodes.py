@@ -3,12 +3,13 @@ train and evaluate read on the other (vineyard migrates the blobs), with the see
 
 import json
 
+from shmpipe_bench.local_cluster import LocalCluster, etcd_binary, fetch_throughput
 from shmpipe_core.dataset import raw_path
-from shmpipe_core.local_cluster import LocalCluster, etcd_binary, fetch_throughput
 
-from tests.helpers import require, run_cli
-from tests.reference import seed_mse
-from tests.reliability.conftest import memory_usage, names
+from tests.support.ci import require
+from tests.support.processes import run_cli
+from tests.support.reference import seed_mse
+from tests.support.vineyard import memory_usage, names
 
 
 def test_write_on_one_node_read_on_the_other(data_dir, short_tmp):

@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from argo_model import ROOT  # noqa: E402
 
-from tests.helpers import require  # noqa: E402
+from tests.support.ci import require  # noqa: E402
 
 SCHEMA_DIR = Path(os.environ.get("SHMPIPE_SCHEMA_DIR") or ROOT.parent / "shared" / "schemas")
 

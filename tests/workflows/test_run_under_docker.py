@@ -25,7 +25,7 @@ import pytest
 import yaml
 from argo_model import ROOT, WORKFLOWS, dag_template, load, pods
 
-from tests.images import REGISTRY, TAG, image
+from tests.support.steps_table import REGISTRY, TAG, image
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

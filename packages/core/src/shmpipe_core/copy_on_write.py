@@ -16,25 +16,29 @@ import os
 import numpy as np
 
 
-def _mapping_of(address: int) -> tuple[int, int, int]:
-    """(start, file offset, inode) of the mapping in this process that holds `address`."""
+def _mapping_of(address: int) -> tuple[int, int, tuple[int, int]]:
+    """(start, file offset, (device, inode)) of the mapping in this process holding `address`."""
     with open("/proc/self/maps") as maps:
         for line in maps:
             fields = line.split()
             start, end = (int(x, 16) for x in fields[0].split("-"))
             if start <= address < end:
-                return start, int(fields[2], 16), int(fields[4])
+                major, minor = (int(x, 16) for x in fields[3].split(":"))
+                return start, int(fields[2], 16), (os.makedev(major, minor), int(fields[4]))
     raise LookupError(f"no mapping holds address {address:#x}")
 
 
-def _descriptor_of(inode: int) -> int:
+def _descriptor_of(file_id: tuple[int, int]) -> int:
+    # Inode numbers repeat across file systems (a pipe's can equal the memfd's): match the
+    # device too, or we would map the wrong file.
     for name in os.listdir("/proc/self/fd"):
         try:
-            if os.stat(f"/proc/self/fd/{name}").st_ino == inode:
-                return int(name)
+            info = os.stat(f"/proc/self/fd/{name}")
         except OSError:
             continue
-    raise LookupError(f"no open descriptor for inode {inode}")
+        if (info.st_dev, info.st_ino) == file_id:
+            return int(name)
+    raise LookupError(f"no open descriptor for file {file_id}")
 
 
 def copy_on_write(array: np.ndarray) -> np.ndarray:
@@ -46,8 +50,8 @@ def copy_on_write(array: np.ndarray) -> np.ndarray:
         return array
     base_address = array.ctypes.data
     try:
-        start, file_offset, inode = _mapping_of(base_address)
-        fd = _descriptor_of(inode)
+        start, file_offset, file_id = _mapping_of(base_address)
+        fd = _descriptor_of(file_id)
     except LookupError:
         return array
     offset = file_offset + base_address - start

@@ -44,6 +44,7 @@ class Store(Protocol):
 
 
 def open_store(kind: str, data_dir: Path, vineyard_socket: str | None = None) -> Store:
+    # Imported on use: a NAS step never loads vineyard's client, a vineyard step never pyarrow.
     if kind == "nas":
         from .nas_store import NasStore
 

@@ -22,7 +22,8 @@ from . import manifest as manifests
 from .copy_on_write import copy_on_write
 from .errors import StepError
 from .pages import populate_for_write
-from .vineyard_connect import connect, vineyard_c
+from .vineyard_client import vineyard_c
+from .vineyard_connect import connect
 
 SPLITS = "splits"
 # The commit a rerun replaced, kept until the next rerun (see VineyardWriter.commit).

@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from shmpipe_core.dataset import run_dir
+
 
 @dataclass
 class StepRun:
@@ -68,6 +70,4 @@ def last_json(text: str) -> dict:
 
 def read_step_record(data_dir: Path, run_id: str, step: str) -> dict:
     """What the step measured about itself (shmpipe_core.metrics.StepMetrics.finish wrote it)."""
-    from shmpipe_core.dataset import run_dir
-
     return json.loads((run_dir(data_dir, run_id) / "steps" / f"{step}.json").read_text())

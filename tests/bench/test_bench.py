@@ -5,7 +5,7 @@ No timing assertion: the benchmark measures, the tests only check that it works.
 
 import json
 
-from tests.helpers import run_cli
+from tests.support.processes import run_cli
 
 SUMMARY_KEYS = {
     "store",

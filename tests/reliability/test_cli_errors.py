@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.support.processes import run_cli
 
 
 def assert_one_line_error(result, code, *words):

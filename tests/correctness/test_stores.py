@@ -1,6 +1,8 @@
 """Each store round-trips the split exactly; vineyard reads are zero-copy and interoperate with
 stock vineyard clients."""
 
+import os
+
 import numpy as np
 import pytest
 from shmpipe_core.errors import StepError
@@ -114,3 +116,19 @@ def test_writable_vineyard_read_is_private_copy_on_write(vineyard_socket):
     theirs, _ = VineyardStore.connect(vineyard_socket).read("cow", ["X_train"])
     np.testing.assert_array_equal(theirs["X_train"], arrays["X_train"])
     store.delete("cow")
+
+
+def test_copy_on_write_finds_the_mapped_file_by_device_and_inode():
+    """Inode numbers repeat across file systems (a pipe's can equal vineyard's memfd's): the
+    descriptor to map privately must match both, or train maps a pipe and fails (ENODEV)."""
+    from shmpipe_core.copy_on_write import _descriptor_of
+
+    read_end, write_end = os.pipe()
+    try:
+        info = os.fstat(read_end)
+        with pytest.raises(LookupError):
+            _descriptor_of((info.st_dev + 1, info.st_ino))
+        assert _descriptor_of((info.st_dev, info.st_ino)) in (read_end, write_end)
+    finally:
+        os.close(read_end)
+        os.close(write_end)

@@ -18,17 +18,23 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from shmpipe_core import embedded
 from shmpipe_core.cli import Parser, add_data_dir, add_debug, run
 from shmpipe_core.dataset import SPLIT_NAMES, check_multiplier, raw_path, run_dir
 from shmpipe_core.errors import UsageError
 from shmpipe_core.nas_store import splits_dir
+from shmpipe_core.runs import delete_intermediates
 from shmpipe_core.store import STORES
+from shmpipe_core.vineyard_client import memory_usage
+from shmpipe_core.vineyard_connect import locate
+from shmpipe_pipeline.runner import RunSpec, prepare_raw, run_steps
+from shmpipe_pipeline.steps import last_json, read_step_record
 
 from . import cold_cache, machine_info
-from .bench_summary import PHASES
+from .local_cluster import LocalCluster, fetch_throughput
 from .memcpy_floor import memcpy_seconds_in_child
-from .run import prepare_raw, run_steps
-from .steps import last_json, read_step_record
+from .report import write_results
+from .summary import PHASES, ratios, summarize, targets
 
 DEFAULT_MULTIPLIERS = "10,100,300"
 RESULTS_ROOT = Path("bench/results")
@@ -86,9 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cross_node_fetch(nbytes: int) -> dict:
     """Throughput of reading a split another vineyardd holds: the cost of landing on a node
-    without the data (issue 6's two-node setup, measured rather than only tested)."""
-    from shmpipe_core.local_cluster import LocalCluster, fetch_throughput
-
+    without the data (the two-node setup of the reliability tests, measured here)."""
     progress(f"cross-node fetch: {nbytes >> 20} MiB between two vineyardd sharing one etcd")
     # A short path: unix socket paths are limited to 107 bytes.
     size = f"{2 * nbytes + (256 << 20)}"  # the split, its migrated copy, and headroom
@@ -114,17 +118,9 @@ def parse_multipliers(text: str) -> list[int]:
 def vineyard_session(cli_socket: str | None):
     """The socket of the configured vineyard, else of the embedded one, started only if none runs
     (and then stopped at the end, so the benchmark leaves the machine as it found it)."""
-    from shmpipe_core import embedded
-    from shmpipe_core.vineyard_connect import resolve, try_connect
-
-    endpoint = resolve(cli_socket)
-    if endpoint is not None:
+    endpoint, up = locate(cli_socket)
+    if endpoint.configured or up:
         yield endpoint.socket
-        return
-    client = try_connect(str(embedded.socket_path()))
-    if client is not None:
-        client.close()
-        yield str(embedded.socket_path())
         return
     sock = embedded.ensure_running()
     progress(f"started an embedded vineyardd on {sock}")
@@ -133,18 +129,6 @@ def vineyard_session(cli_socket: str | None):
     finally:
         embedded.stop()
         progress("stopped the embedded vineyardd")
-
-
-def vineyard_usage(sock: str) -> int | None:
-    from shmpipe_core.vineyard_connect import try_connect
-
-    client = try_connect(sock)
-    if client is None:
-        return None
-    try:
-        return int(client.status.memory_usage)
-    finally:
-        client.close()
 
 
 class CacheControl:
@@ -226,18 +210,16 @@ def one_run(
     drop_all: bool = False,
     raw_mode: str = "warm",
 ) -> dict:
-    from shmpipe_core.cleanup import cleanup
-
     run_id = f"bench-{os.getpid()}-m{multiplier}-r{repeat}-{store}"
     cold = CacheControl(store, data_dir, run_id, raw_path(data_dir, multiplier), raw_mode, drop_all)
     load = machine_info.load_average()
     try:
-        steps = run_steps(store, multiplier, data_dir, run_id, sock, before_step=cold)
+        steps = run_steps(RunSpec(store, multiplier, data_dir, run_id, sock), before_step=cold)
         records = {s.name: read_step_record(data_dir, run_id, s.name) for s in steps}
         mse = last_json(steps[-1].stdout).get("mse")
     finally:
         # Delete the run's data whatever happened, so the next run finds memory and disk free.
-        cleanup(data_dir, run_id, store, sock)
+        delete_intermediates(data_dir, run_id, store, sock)
         shutil.rmtree(run_dir(data_dir, run_id), ignore_errors=True)
     split_bytes = [records["preprocess"]["bytes"][n] for n in SPLIT_NAMES]
     copies = memcpy_seconds_in_child(split_bytes)
@@ -260,7 +242,7 @@ def one_run(
         "memcpy_fresh_s": copies["fresh_s"],
         "cold_reads": cold.evicted,
         "raw_cache": cold.raw_cache,
-        "vineyard_usage_after_cleanup_bytes": vineyard_usage(sock),
+        "vineyard_usage_after_cleanup_bytes": memory_usage(sock),
     }
 
 
@@ -273,9 +255,6 @@ def describe_run(run: dict) -> str:
 
 
 def bench(args) -> dict:
-    from .bench_report import write_results
-    from .bench_summary import ratios, summarize, targets
-
     multipliers = parse_multipliers(args.multipliers)
     if args.repeats < 1:
         raise UsageError(f"--repeats {args.repeats}: give at least 1")

@@ -5,8 +5,8 @@ import json
 import pytest
 from shmpipe_core.dataset import raw_path
 
-from tests.helpers import run_cli
-from tests.reference import seed_mse
+from tests.support.processes import run_cli
+from tests.support.reference import seed_mse
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import statistics
 from collections import defaultdict
 
-from .run import STEPS
+from shmpipe_pipeline.runner import STEPS
 
 # startup: process start to main (interpreter, imports); connect: opening the store (per pod, like
 # startup); load: getting the inputs; the handoff counts only save and load.

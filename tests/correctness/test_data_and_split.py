@@ -7,13 +7,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from shmpipe_core.dataset import COLUMNS, raw_path
-from shmpipe_core.prepare_data import generate
+from shmpipe_core.synthetic import generate
 from shmpipe_preprocess.split import split_rows
 from sklearn.model_selection import train_test_split
 
-from tests.helpers import require
+from tests.support.ci import require
 
-SEED_COLUMNS = Path(__file__).parents[2] / "shared" / "seed" / "housing-columns.csv"
+SEED_COLUMNS = Path(__file__).parents[3] / "shared" / "seed" / "housing-columns.csv"
 
 
 def test_columns_are_the_seed_columns():

@@ -1,15 +1,12 @@
-"""`prepare-data`: write the seed's synthetic housing table, bit for bit, to the shared volume."""
+"""The seed's synthetic housing table, generated bit for bit and written to the shared volume."""
 
-import argparse
-import json
 import shutil
-import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from . import raw
-from .cli import Parser, add_data_dir, add_debug, add_multiplier, run
 from .dataset import COLUMN_NAMES, COLUMNS, ROWS_PER_MULTIPLIER, SEED, raw_path
 from .errors import StepError
 
@@ -23,19 +20,8 @@ def generate(multiplier: int) -> dict[str, np.ndarray]:
     }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(
-        prog="prepare-data",
-        description="Write the synthetic housing table (10,000 x MULTIPLIER rows) as Arrow IPC.",
-    )
-    add_multiplier(parser)
-    add_data_dir(parser)
-    parser.add_argument("--force", action="store_true", help="rewrite it even if it exists")
-    add_debug(parser)
-    return parser
-
-
-def prepare(data_dir, multiplier: int, force: bool = False) -> dict:
+def prepare(data_dir: Path, multiplier: int, force: bool = False) -> dict:
+    """Write the raw table unless it exists (or `force`); what was done."""
     path = raw_path(data_dir, multiplier)
     if path.exists() and not force:
         return {"path": str(path), "rows": multiplier * ROWS_PER_MULTIPLIER, "written": False}
@@ -66,14 +52,3 @@ def prepare(data_dir, multiplier: int, force: bool = False) -> dict:
         "seconds": round(time.perf_counter() - start, 3),
         "written": True,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    def body(args):
-        print(json.dumps(prepare(args.data_dir, args.multiplier, args.force)))
-
-    return run(build_parser(), body, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

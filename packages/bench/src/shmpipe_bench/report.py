@@ -3,8 +3,9 @@
 import json
 from pathlib import Path
 
-from .bench_summary import GB, PHASES, SEED, STORE_ORDER
-from .run import STEPS
+from shmpipe_pipeline.runner import STEPS
+
+from .summary import GB, PHASES, SEED, STORE_ORDER
 
 SEGMENTS = (*PHASES, "other")
 RAW_MODES = {
@@ -25,7 +26,7 @@ COLORS = {
 def rerender(out: Path) -> dict:
     """Recompute summary, ratios and targets from the raw runs in DIR/results.json and rewrite
     the three files (after a change to the report, without rerunning the benchmark)."""
-    from .bench_summary import ratios, summarize, targets
+    from .summary import ratios, summarize, targets
 
     results = json.loads((Path(out) / "results.json").read_text())
     results["summary"] = summarize(results["runs"])

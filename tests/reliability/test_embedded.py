@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.helpers import run_cli
+from tests.support.processes import run_cli
 
 
 def status(env):

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from .embedded import vineyardd_binary
-from .errors import StepError
+from shmpipe_core import vineyardd
+from shmpipe_core.errors import StepError
+from shmpipe_core.vineyard_store import VineyardStore
 
 
 def free_port() -> int:
@@ -95,23 +95,9 @@ class LocalCluster:
         prefix = f"/shmpipe-{os.getpid()}-{client}"
         for node in range(self.nodes):
             sock = self.directory / f"node{node}.sock"
+            meta = vineyardd.etcd_meta(self.etcd_endpoint, prefix, free_port())
             log = self.directory / f"node{node}.log"
-            rpc_port = free_port()
-            process = subprocess.Popen(
-                [
-                    vineyardd_binary(),
-                    f"--socket={sock}",
-                    f"--size={self.size}",
-                    "--meta=etcd",
-                    f"--etcd_endpoint={self.etcd_endpoint}",
-                    f"--etcd_prefix={prefix}",
-                    f"--rpc_socket_port={rpc_port}",
-                ],
-                stdout=open(log, "ab"),
-                stderr=subprocess.STDOUT,
-            )
-            self.processes.append(process)
-            _wait(process, lambda s=sock: s.exists(), f"vineyardd node {node}", log)
+            self.processes.append(vineyardd.start(sock, self.size, meta, log))
             self.sockets.append(str(sock))
         time.sleep(0.5)  # the instances register with each other through etcd
 
@@ -133,8 +119,6 @@ def fetch_throughput(writer_socket: str, reader_socket: str, nbytes: int = 256 <
     migrates the blobs), plus local_seconds: the same read again, now served from the local copy.
     The objects are deleted afterwards.
     """
-    from .vineyard_store import VineyardStore
-
     run_id = f"fetch-throughput-{os.getpid()}"
     writer = VineyardStore.connect(writer_socket)
     reader = VineyardStore.connect(reader_socket)

@@ -1,0 +1,2 @@
+"""The core's console scripts (prepare-data, cleanup, vineyard-local): each a thin layer of flags
+and output over the library modules beside this package."""

@@ -1,0 +1,39 @@
+"""`vineyard-local`: start, stop or inspect the embedded local vineyardd."""
+
+import json
+import sys
+
+from .. import embedded
+from ..cli import Parser, run
+from ..errors import UsageError
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="vineyard-local", description="Start, stop or inspect the embedded local vineyardd."
+    )
+    parser.add_argument("action", choices=["start", "stop", "status"])
+    parser.add_argument(
+        "--size",
+        help=f"shared memory size, e.g. 8Gi (default: ${embedded.SIZE_ENV} or 3/4 of /dev/shm)",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    def body(args):
+        if args.action == "start":
+            if args.size is not None and not args.size.strip():
+                raise UsageError("--size is empty: give a size such as 8Gi")
+            print(embedded.ensure_running(args.size))
+        elif args.action == "stop":
+            print("stopped" if embedded.stop() else "not running")
+        else:
+            print(json.dumps(embedded.status()))
+
+    return run(build_parser(), body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
