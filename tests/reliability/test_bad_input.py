@@ -1,7 +1,7 @@
-"""Issue 6, point 5: bad input gives one line saying what is wrong and what to do, exit 2 for
-usage errors and 1 for runtime errors, no traceback. Extends tests/test_cli_errors.py (bad flags,
-multiplier 0/negative/non-integer/huge, unknown sink, missing raw data, unknown run id, wrong
-socket path, unreadable vineyard config), which is not repeated here."""
+"""Bad input gives one line saying what is wrong and what to do, exit 2 for usage errors and 1 for
+runtime errors, no traceback. Extends tests/reliability/test_cli_errors.py (bad flags, multiplier
+0/negative/non-integer/huge, unknown sink, missing raw data, unknown run id, wrong socket path,
+unreadable vineyard config), which is not repeated here."""
 
 import os
 

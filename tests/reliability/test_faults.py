@@ -1,4 +1,4 @@
-"""Issue 6, point 4: a step killed during its save, vineyard out of memory, vineyardd restarted
+"""Faults: a step killed during its save, vineyard out of memory, vineyardd restarted
 between steps."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Issue 6, point 2: rerunning with the same run id replaces the outputs atomically; a reader
+"""Idempotence: rerunning with the same run id replaces the outputs atomically; a reader
 running meanwhile sees the old commit or the new one, never a mix, and never an error."""
 
 import json

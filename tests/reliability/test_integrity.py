@@ -1,4 +1,4 @@
-"""Issue 6, point 6: train and evaluate check what they load against the split's manifest and
+"""Integrity: train and evaluate check what they load against the split's manifest and
 refuse a valid-looking array that is not the one preprocess wrote."""
 
 import json

@@ -1,4 +1,4 @@
-"""Issue 6, points 1 and 3: concurrent runs do not see or damage each other; cleanup gives back
+"""Isolation and cleanup: concurrent runs do not see or damage each other; cleanup gives back
 everything a run put, in vineyard (measured by vineyardd itself) and on the NAS, and keeps the
 model and metrics."""
 

@@ -1,8 +1,8 @@
-"""Issue 6, point 8 (the parts not held elsewhere): nothing exchanged between steps is pickle,
-and the model file cannot run code when it is loaded. The embedded vineyardd's privacy (no TCP
-port, 0700 socket directory) is held by tests/test_embedded.py::test_start_reuse_stop; images,
-Pod Security "restricted" and RBAC by tests/containers and tests/workflows (see the README's
-Guarantees)."""
+"""No pickle, and a model that cannot run code (the parts not held elsewhere): nothing exchanged
+between steps is pickle, and the model file cannot run code when it is loaded. The embedded
+vineyardd's privacy (no TCP port, 0700 socket directory) is held by
+tests/reliability/test_embedded.py::test_start_reuse_stop; images, Pod Security "restricted" and
+RBAC by tests/containers and tests/workflows (see the README's Guarantees)."""
 
 import json
 import pickle

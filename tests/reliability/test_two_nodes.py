@@ -1,4 +1,4 @@
-"""Issue 6, point 7: two vineyardd sharing one etcd stand for two nodes; preprocess writes on one,
+"""Two nodes: two vineyardd sharing one etcd stand for two nodes; preprocess writes on one,
 train and evaluate read on the other (vineyard migrates the blobs), with the seed's MSE."""
 
 import json
