@@ -17,7 +17,7 @@ from kfp_model import COMPILED, ModelError, _image, _render, run_order, tasks
 from kfp_model import load as load_kfp
 from shmpipe_core.dataset import raw_path
 
-from tests.helpers import BIN
+from tests.helpers import BIN, run_cli
 from tests.images import image
 from tests.reference import seed_mse
 
@@ -243,7 +243,6 @@ def run_locally(kfp, run_id: str, data_dir: Path, outputs_dir: Path, env: dict) 
     # Nothing waits for read-mse, so running it last is an order KFP could choose.
     assert not any("read-mse" in t.dependencies for t in rendered)
     rendered.sort(key=lambda t: t.name == "read-mse")
-    results = {}
     for task in rendered:
         command = [BIN / task.command[0]] if task.command[0] != "python3" else [sys.executable]
         argv = [str(x) for x in command] + task.command[1:] + task.args
@@ -253,7 +252,6 @@ def run_locally(kfp, run_id: str, data_dir: Path, outputs_dir: Path, env: dict) 
         outputs_dir.mkdir(exist_ok=True)
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
         assert done.returncode == 0, f"{task.name}: {done.stderr}"
-        results[task.name] = done
     return {"run_id": run_id, "mse_text": (outputs_dir / "mse").read_text()}
 
 
@@ -270,6 +268,12 @@ def test_compiled_command_lines_give_the_seed_mse(
     metrics = json.loads((data_dir / "runs" / result["run_id"] / "metrics.json").read_text())
     assert mse == metrics["mse"]
     assert close(mse, seed_mse(raw_path(raw_data_dir, 1)))
+    # The exit handler ran: the run's intermediates are gone (a second cleanup finds nothing in
+    # either store), its model stays.
+    assert (data_dir / "runs" / result["run_id"] / "model.json").exists()
+    again = run_cli("cleanup", "--run-id", result["run_id"], "--data-dir", data_dir, env=env)
+    deleted = json.loads(again.stdout)["deleted"]
+    assert set(deleted) == {"nas", "vineyard"} and not any(deleted.values()), deleted
 
 
 def test_read_mse_runs_in_the_test_data_image(docker_client, tmp_path):

@@ -6,8 +6,8 @@ workflows: pipeline.yaml (NAS hand-off) and pipeline-with-vineyard.yaml (vineyar
 compiles both into the IR YAML beside this file, with the same names as the Argo files one folder
 up. Each step runs the same command with the same flags as there; tests/kfp/ checks that the two
 stay in step. Where KFP cannot say what the Argo workflow says, the comment at that place and
-workflows/README.md say so. This file belongs to no step package: only the kfp SDK (a dev
-dependency) imports it.
+workflows/README.md say so. This file belongs to no step package; it needs the kfp SDK and
+kfp-kubernetes, which are dev dependencies of the workspace only.
 """
 
 import argparse
@@ -34,7 +34,8 @@ NAS_CLAIM = "benchmark-data"
 VINEYARD_CLAIM = "vineyard"
 VINEYARD_DIR = "/var/run/vineyard"
 # The vineyard workflow's pod labels: Fluid's webhook places such pods next to a vineyard fuse
-# (deploy/fluid-webhook-plugins.yaml), and `.sched: required` makes that placement a requirement.
+# (deploy/fluid-webhook-plugins.yaml); `.sched: required` turns that preference into a requirement
+# (Fluid's NodeAffinityWithCache plugin, getRequiredAndPreferredSchedulingRuntimes).
 VINEYARD_POD_LABELS = {
     "fuse.serverful.fluid.io/inject": "true",
     "fluid.io/dataset.vineyard.sched": "required",
@@ -42,7 +43,7 @@ VINEYARD_POD_LABELS = {
 # The uid:gid every step image runs as (deploy/images/step.Dockerfile).
 STEP_UID = 1000
 
-# Requests and limits, (cpu, memory) each, per task, as in the Argo templates of the same name
+# Per task: (request, limit) for cpu, then for memory, as in the Argo template of the same name
 # (whose comments give the sizing). read-mse has no Argo counterpart; it gets cleanup's.
 RESOURCES = {
     "preprocess-data": (("500m", "2"), ("1Gi", "12Gi")),
@@ -93,8 +94,8 @@ def image_defaults(registry: str = DEFAULT_REGISTRY, tag: str = DEFAULT_TAG) -> 
 
 
 # --- components: one container per step, same command and flags as the Argo templates ---------
-# The image given here is a stand-in: every task gets its image from a pipeline parameter
-# (set_container_image below), as the Argo workflows get theirs from `registry` and `tag`.
+# The image given here is a stand-in (the bare image name): every task gets its image from a
+# pipeline parameter (set_container_image in configure), as Argo's get theirs from registry and tag.
 
 
 def preprocess_component(store: str):
@@ -230,7 +231,8 @@ def define(store: str):
         train_data_image: str = _IMAGES["train_data_image"],
         test_data_image: str = _IMAGES["test_data_image"],
     ) -> Outputs:
-        parameters = dict(locals())  # by name, so the image parameter is found from the table
+        # The parameters by name, so that a step's image parameter is found through the table.
+        parameters = dict(locals())
 
         def image(command: str):
             return parameters[image_parameter(IMAGES[command])]
