@@ -28,6 +28,13 @@ lint: sync
 bench: sync
 	$(UV) run --frozen pipeline-bench $(BENCH_ARGS)
 
+# --- Kubeflow Pipelines ----------------------------------------------------------------------
+# Both pipelines as KFP v2 definitions (workflows/kfp/pipelines.py), compiled to the IR YAML beside
+# them, which is committed: tests/kfp/ fails when it differs from a fresh compile.
+.PHONY: kfp
+kfp: sync
+	$(UV) run --frozen python workflows/kfp/pipelines.py
+
 # --- images -------------------------------------------------------------
 # One image per step, each with only its own package (deploy/images/step.Dockerfile).
 # Air-gapped: `make base-image BASE_IMAGE=local/py:air` builds that tag from Debian packages, then

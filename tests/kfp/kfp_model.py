@@ -1,0 +1,257 @@
+"""Just enough of Kubeflow Pipelines' IR to check our two compiled pipelines without a cluster.
+
+The YAML is loaded with the kfp SDK (`kfp.components.load_component_from_file`) and each task's
+Kubernetes settings are parsed strictly into kfp-kubernetes' own message, so a misspelled field
+fails. Each task is then rendered the way the KFP driver and launcher would render its pod: pipeline
+parameters flow into the task's inputs, the run-id placeholder becomes the run's id (only as a
+task's whole input, as backend/src/v2/driver/resolve.go does), the image is replaced by the one
+parameter it names (resolvePodSpecInputRuntimeParameter), and `{{$.inputs.parameters[...]}}` tags
+in command and args become the inputs' text (launcher_v2.go, getPlaceholders). Anything else raises,
+so a pipeline that grows beyond this model fails the tests instead of being half-checked.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from google.protobuf import json_format
+from kfp import components
+from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s_pb2
+
+ROOT = Path(__file__).resolve().parents[2]
+KFP_DIR = ROOT / "workflows" / "kfp"
+COMPILED = {
+    "nas": KFP_DIR / "pipeline.yaml",
+    "vineyard": KFP_DIR / "pipeline-with-vineyard.yaml",
+}
+
+JOB_PLACEHOLDERS = {"{{$.pipeline_job_uuid}}"}
+INPUT_TAG = re.compile(r"\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}")
+OUTPUT_TAG = re.compile(r"\{\{\$\.outputs\.parameters\['([^']+)'\]\.output_file\}\}")
+ANY_TAG = re.compile(r"\{\{.*?\}\}")
+
+
+class ModelError(Exception):
+    """The pipeline uses something this model does not understand, or refers to nothing."""
+
+
+@dataclass
+class Task:
+    """One task of a run: where it sits, what it waits for, and its rendered container."""
+
+    name: str
+    group: str  # the DAG it belongs to: "root" or a group's component name
+    dependencies: list[str]
+    trigger: str | None  # triggerPolicy.strategy, e.g. ALL_UPSTREAM_TASKS_COMPLETED
+    caching: bool
+    image: str
+    command: list[str]
+    args: list[str]
+    resources: dict  # {"requests": {"cpu", "memory"}, "limits": {...}}, Kubernetes spelling
+    kubernetes: k8s_pb2.KubernetesExecutorConfig
+    outputs: dict[str, str]  # output parameter -> the file the launcher reads it from
+
+    @property
+    def claims(self) -> dict[str, str]:
+        return {m.constant: m.mount_path for m in self.kubernetes.pvc_mount}
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.kubernetes.pod_metadata.labels)
+
+
+def load(path: Path):
+    """The compiled pipeline as the kfp SDK reads it back (a YamlComponent)."""
+    return components.load_component_from_file(str(path))
+
+
+def _text(value) -> str:
+    # As the launcher prints a number: strconv.FormatFloat(v, 'f', -1, 64).
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    return str(value)
+
+
+def _executor_configs(component) -> dict[str, k8s_pb2.KubernetesExecutorConfig]:
+    platform = json_format.MessageToDict(component.platform_spec)
+    executors = (
+        platform.get("platforms", {})
+        .get("kubernetes", {})
+        .get("deploymentSpec", {})
+        .get("executors", {})
+    )
+    configs = {}
+    for label, config in executors.items():
+        message = k8s_pb2.KubernetesExecutorConfig()
+        json_format.ParseDict(config, message)  # unknown fields raise
+        configs[label] = message
+    return configs
+
+
+def _task_inputs(task_spec: dict, parent: dict, run_id: str, where: str) -> dict:
+    values = {}
+    for name, spec in task_spec.get("inputs", {}).get("parameters", {}).items():
+        if "componentInputParameter" in spec:
+            source = spec["componentInputParameter"]
+            if source not in parent:
+                raise ModelError(f"{where}: input {name} names unknown parameter {source}")
+            values[name] = parent[source]
+        elif "runtimeValue" in spec:
+            constant = spec["runtimeValue"]["constant"]
+            if constant in JOB_PLACEHOLDERS:
+                values[name] = run_id
+            elif isinstance(constant, str) and "{{$.pipeline_job" in constant:
+                # The driver substitutes these only as a whole value: spliced in, they stay text.
+                raise ModelError(f"{where}: input {name} splices a job placeholder: {constant}")
+            else:
+                values[name] = constant
+        else:
+            raise ModelError(f"{where}: input {name} is neither a parameter nor a constant")
+    return values
+
+
+def _render(text: str, inputs: dict, outputs: dict, where: str) -> str:
+    text = INPUT_TAG.sub(lambda m: _lookup(inputs, m.group(1), where), text)
+    text = OUTPUT_TAG.sub(lambda m: _lookup(outputs, m.group(1), where), text)
+    leftover = ANY_TAG.search(text)
+    if leftover:
+        raise ModelError(f"{where}: unsupported placeholder {leftover.group(0)}")
+    return text
+
+
+def _lookup(values: dict, name: str, where: str) -> str:
+    if name not in values:
+        raise ModelError(f"{where}: refers to unknown parameter {name}")
+    return _text(values[name])
+
+
+def _image(image: str, inputs: dict, where: str) -> str:
+    tags = INPUT_TAG.findall(image)
+    if not tags:
+        return image
+    # The driver replaces the whole image by the one parameter it names, so anything around the
+    # tag would be lost: only a lone tag renders as written.
+    if len(tags) > 1 or INPUT_TAG.fullmatch(image) is None:
+        raise ModelError(f"{where}: the image must be exactly one parameter, not {image!r}")
+    return _lookup(inputs, tags[0], where)
+
+
+def _resources(spec: dict) -> dict:
+    names = {
+        ("requests", "cpu"): "resourceCpuRequest",
+        ("requests", "memory"): "resourceMemoryRequest",
+        ("limits", "cpu"): "resourceCpuLimit",
+        ("limits", "memory"): "resourceMemoryLimit",
+    }
+    result: dict = {"requests": {}, "limits": {}}
+    for (kind, resource), key in names.items():
+        if key in spec:
+            result[kind][resource] = spec[key]
+    return result
+
+
+def tasks(component, run_id: str, overrides: dict | None = None) -> list[Task]:
+    """Every container task of a run, in the order the DAGs list them (see `run_order`)."""
+    spec = json_format.MessageToDict(component.pipeline_spec)
+    declared = spec["root"].get("inputDefinitions", {}).get("parameters", {})
+    parameters = {name: p.get("defaultValue") for name, p in declared.items()}
+    for key, value in (overrides or {}).items():
+        if key not in parameters:
+            raise ModelError(f"the pipeline declares no parameter {key}")
+        parameters[key] = value
+    configs = _executor_configs(component)
+    executors = spec["deploymentSpec"]["executors"]
+    comps = spec["components"]
+    result: list[Task] = []
+
+    def walk(dag: dict, group: str, values: dict) -> None:
+        for name, task_spec in dag["tasks"].items():
+            where = f"task {name}"
+            ref = task_spec["componentRef"]["name"]
+            if ref not in comps:
+                raise ModelError(f"{where}: unknown component {ref}")
+            inputs = _task_inputs(task_spec, values, run_id, where)
+            comp = comps[ref]
+            if "dag" in comp:
+                walk(comp["dag"], ref, inputs)
+                continue
+            label = comp["executorLabel"]
+            container = executors[label]["container"]
+            outputs = {
+                out: f"/tmp/kfp/outputs/{out}"  # where the driver points them (driver.go)
+                for out in comp.get("outputDefinitions", {}).get("parameters", {})
+            }
+            result.append(
+                Task(
+                    name=name,
+                    group=group,
+                    dependencies=list(task_spec.get("dependentTasks", [])),
+                    trigger=task_spec.get("triggerPolicy", {}).get("strategy"),
+                    caching=bool(task_spec.get("cachingOptions", {}).get("enableCache", False)),
+                    image=_image(container["image"], inputs, where),
+                    command=[_render(c, inputs, outputs, where) for c in container["command"]],
+                    args=[_render(a, inputs, outputs, where) for a in container.get("args", [])],
+                    resources=_resources(container.get("resources", {})),
+                    kubernetes=configs.get(label, k8s_pb2.KubernetesExecutorConfig()),
+                    outputs=outputs,
+                )
+            )
+
+    walk(spec["root"]["dag"], "root", parameters)
+    return result
+
+
+def groups(component) -> dict[str, list[str]]:
+    """Task name -> the names of the tasks inside it, for every task that is a DAG (a group)."""
+    spec = json_format.MessageToDict(component.pipeline_spec)
+    comps = spec["components"]
+    found = {}
+
+    def walk(dag: dict) -> None:
+        for name, task_spec in dag["tasks"].items():
+            comp = comps[task_spec["componentRef"]["name"]]
+            if "dag" in comp:
+                if task_spec.get("dependentTasks"):
+                    raise ModelError(f"group {name} waits for other tasks: not in this model")
+                found[name] = sorted(comp["dag"]["tasks"])
+                walk(comp["dag"])
+
+    walk(spec["root"]["dag"])
+    return found
+
+
+def run_order(component, all_tasks: list[Task]) -> list[Task]:
+    """The container tasks in an order KFP could run them: a task after everything it depends on,
+    where depending on a group means depending on every task inside it; raises on a cycle."""
+    inside = groups(component)
+    by_name = {t.name: t for t in all_tasks}
+
+    def expand(name: str) -> list[str]:
+        if name in inside:
+            return [n for child in inside[name] for n in expand(child)]
+        if name not in by_name:
+            raise ModelError(f"dependency on unknown task {name}")
+        return [name]
+
+    order: list[Task] = []
+    done: set[str] = set()
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        if name in visiting:
+            raise ModelError(f"dependency cycle through {name}")
+        visiting.add(name)
+        for dep in by_name[name].dependencies:
+            for n in expand(dep):
+                visit(n)
+        visiting.discard(name)
+        done.add(name)
+        order.append(by_name[name])
+
+    for name in by_name:
+        visit(name)
+    return order

@@ -1,0 +1,301 @@
+"""The compiled Kubeflow Pipelines (workflows/kfp/*.yaml), read back with the kfp SDK, say what the
+Argo workflows say: same steps, commands, flags, images, resources, claims and labels; the run id
+is KFP's run id; the MSE is the pipeline's output; cleanup is the exit handler. And their command
+lines, run as processes on a real data dir (and vineyardd), give the seed's MSE."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from argo_model import WORKFLOWS, load, pods, templates
+from kfp import dsl
+from kfp_model import COMPILED, ModelError, _image, _render, run_order, tasks
+from kfp_model import load as load_kfp
+from shmpipe_core.dataset import raw_path
+
+from tests.support.processes import BIN, run_cli
+from tests.support.reference import seed_mse
+from tests.support.steps_table import image
+
+ROOT = Path(__file__).resolve().parents[2]
+VARIANTS = sorted(COMPILED)
+RUN_ID = "3f2b8c1e-0d4a-4c1b-9e57-2a6f0b7d9c11"  # a KFP run id is a UUID
+STEPS = ["preprocess-data", "train-data", "test-data"]
+FLUID_LABELS = {
+    "fuse.serverful.fluid.io/inject": "true",
+    "fluid.io/dataset.vineyard.sched": "required",
+}
+
+
+@pytest.fixture(params=VARIANTS)
+def variant(request):
+    return request.param
+
+
+@pytest.fixture
+def kfp(variant):
+    return load_kfp(COMPILED[variant])
+
+
+@pytest.fixture
+def argo(variant):
+    return load(WORKFLOWS[variant])
+
+
+def by_name(task_list):
+    return {t.name: t for t in task_list}
+
+
+def argo_pods(wf, name=RUN_ID):
+    """The Argo workflow's pods by template name (the exit handler's task is called onExit)."""
+    return {p.template["name"]: p for p in pods(wf, name)}
+
+
+def step_images() -> list[str]:
+    with open(ROOT / "packages" / "steps.tsv", newline="") as f:
+        return [r[0] for r in csv.reader(f, delimiter="\t") if r and not r[0].startswith("#")]
+
+
+def raw_spec(kfp) -> dict:
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(kfp.pipeline_spec)
+
+
+# --- the same pods as the Argo workflow ---------------------------------------------------------
+
+
+def test_same_tasks_as_the_argo_workflow_plus_reading_the_mse(kfp, argo):
+    assert set(by_name(tasks(kfp, RUN_ID))) == set(argo_pods(argo)) | {"read-mse"}
+
+
+def test_each_pod_runs_what_the_argo_pod_runs(kfp, argo):
+    """Image, command, flags (with the same run id), resources, pull policy, claims at their mount
+    paths: equal to the Argo pod of the same name."""
+    kfp_tasks = by_name(tasks(kfp, RUN_ID))
+    for name, pod in argo_pods(argo).items():
+        task, container = kfp_tasks[name], pod.container
+        assert task.image == container["image"], name
+        assert task.command == container["command"], name
+        assert task.args == container["args"], name
+        assert task.resources == container["resources"], name
+        assert task.kubernetes.image_pull_policy == container["imagePullPolicy"], name
+        claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod.volumes}
+        argo_claims = {claims[m["name"]]: m["mountPath"] for m in container["volumeMounts"]}
+        assert task.claims == argo_claims, name
+
+
+def test_every_argo_pod_label_is_on_the_kfp_pod(kfp, argo):
+    kfp_tasks = by_name(tasks(kfp, RUN_ID))
+    for name, pod in argo_pods(argo).items():
+        assert pod.labels.items() <= kfp_tasks[name].labels.items(), name
+
+
+def test_identity_is_the_argo_workflows_and_the_rest_is_said_to_be_missing(kfp, argo):
+    """runAsUser/runAsGroup/runAsNonRoot are what kfp-kubernetes can set; the rest of Argo's
+    securityContext is KFP's own default or missing, and the docs say so."""
+    pod_sc = argo["spec"]["securityContext"]
+    for task in tasks(kfp, RUN_ID):
+        sc = task.kubernetes.security_context
+        assert sc.run_as_user == pod_sc["runAsUser"], task.name
+        assert sc.run_as_group == pod_sc["runAsGroup"], task.name
+        assert sc.run_as_non_root is pod_sc["runAsNonRoot"], task.name
+    readme = (ROOT / "workflows" / "README.md").read_text()
+    assert "readOnlyRootFilesystem" in readme and "serviceAccountName" in readme
+
+
+def test_vineyard_pods_mount_the_fluid_claim_and_carry_the_fluid_labels():
+    kfp_tasks = by_name(tasks(load_kfp(COMPILED["vineyard"]), RUN_ID))
+    for name in [*STEPS, "cleanup"]:
+        assert kfp_tasks[name].claims == {
+            "benchmark-data": "/data",
+            "vineyard": "/var/run/vineyard",
+        }
+        assert kfp_tasks[name].labels == FLUID_LABELS, name
+    # read-mse reads one NAS file: no vineyard, and no need to wait for a node with a fuse.
+    assert kfp_tasks["read-mse"].claims == {"benchmark-data": "/data"}
+    assert kfp_tasks["read-mse"].labels == {}
+
+
+def test_nas_pipeline_touches_no_vineyard():
+    for task in tasks(load_kfp(COMPILED["nas"]), RUN_ID):
+        assert task.claims == {"benchmark-data": "/data"}, task.name
+        assert task.labels == {}, task.name
+        assert "vineyard" not in task.args, task.name
+
+
+# --- parameters, run id, output, exit handler ---------------------------------------------------
+
+
+def test_parameters_are_the_multiplier_and_one_image_per_step_image(kfp, argo):
+    inputs = kfp.component_spec.inputs
+    argo_defaults = {p["name"]: p["value"] for p in argo["spec"]["arguments"]["parameters"]}
+    assert inputs["data_multiplier"].type == "Integer"
+    assert inputs["data_multiplier"].default == int(argo_defaults["data_multiplier"])
+    expected_images = {
+        name.replace("-", "_") + "_image": f"{argo_defaults['registry']}/{name}:"
+        + argo_defaults["tag"]
+        for name in step_images()
+    }
+    assert {k: v.default for k, v in inputs.items() if k != "data_multiplier"} == expected_images
+    assert all(inputs[k].type == "String" for k in expected_images)
+
+
+def test_parameters_reach_the_pods(kfp):
+    overrides = {"data_multiplier": 7, "train_data_image": "registry.example/train-data:v2"}
+    rendered = by_name(tasks(kfp, RUN_ID, overrides))
+    args = rendered["preprocess-data"].args
+    assert args[args.index("--multiplier") + 1] == "7"
+    assert rendered["train-data"].image == "registry.example/train-data:v2"
+    assert rendered["test-data"].image == by_name(tasks(kfp, RUN_ID))["test-data"].image
+
+
+def test_run_id_is_the_kfp_run_id_as_a_whole_input(kfp):
+    """The driver substitutes `{{$.pipeline_job_uuid}}` only as a task's whole input; every task
+    gets it so, and two runs' pods name two different runs."""
+    spec = raw_spec(kfp)
+    run_id_inputs = []
+    for comp_dag in [spec["root"]["dag"]] + [
+        c["dag"] for c in spec["components"].values() if "dag" in c
+    ]:
+        for task in comp_dag["tasks"].values():
+            given = task.get("inputs", {}).get("parameters", {})
+            if "run_id" in given:
+                run_id_inputs.append(given["run_id"])
+    assert len(run_id_inputs) == len(tasks(kfp, RUN_ID))
+    assert all(
+        v == {"runtimeValue": {"constant": dsl.PIPELINE_JOB_ID_PLACEHOLDER}} for v in run_id_inputs
+    )
+    first, second = tasks(kfp, "run-one"), tasks(kfp, "run-two")
+    for a, b in zip(first, second, strict=True):
+        assert any("run-one" in x for x in a.args) and not any("run-two" in x for x in a.args)
+        assert [x.replace("run-one", "run-two") for x in a.args] == b.args
+
+
+def test_mse_is_the_pipeline_output_read_where_evaluate_writes_it(kfp, argo):
+    outputs = kfp.component_spec.outputs
+    assert list(outputs) == ["mse"] and outputs["mse"].type == "Float"
+    spec = raw_spec(kfp)
+    assert spec["root"]["dag"]["outputs"]["parameters"]["mse"] == {
+        "valueFromParameter": {"producerSubtask": "read-mse", "outputParameterKey": "mse"}
+    }
+    read = by_name(tasks(kfp, RUN_ID))["read-mse"]
+    test_data = templates(argo)["test-data"]
+    (metrics,) = test_data["outputs"]["parameters"]
+    argo_path = metrics["valueFrom"]["path"].replace("{{workflow.name}}", RUN_ID)
+    assert read.args == [argo_path, read.outputs["mse"]]
+    # The same image as evaluate, which wrote the file.
+    assert read.image == by_name(tasks(kfp, RUN_ID))["test-data"].image
+
+
+def test_cleanup_is_the_exit_handler_of_the_three_steps(kfp):
+    all_tasks = by_name(tasks(kfp, RUN_ID))
+    cleanup = all_tasks["cleanup"]
+    assert cleanup.group == "root"
+    assert cleanup.trigger == "ALL_UPSTREAM_TASKS_COMPLETED"  # also after a failure
+    (group,) = {all_tasks[s].group for s in STEPS}
+    assert group != "root"
+    assert {t.name for t in all_tasks.values() if t.group == group} == set(STEPS)
+    assert (
+        len(cleanup.dependencies) == 1
+        and cleanup.dependencies[0] in raw_spec(kfp)["root"]["dag"]["tasks"]
+    )
+    order = [t.name for t in run_order(kfp, list(all_tasks.values()))]
+    assert [n for n in order if n in STEPS] == STEPS
+    assert order.index("cleanup") > order.index("test-data")
+    assert order.index("read-mse") > order.index("test-data")
+
+
+def test_no_task_is_cached(kfp):
+    """A cached task would be skipped and leave the run without its intermediates."""
+    assert not any(t.caching for t in tasks(kfp, RUN_ID))
+
+
+def test_the_model_rejects_what_kfp_would_not_render():
+    with pytest.raises(ModelError, match="exactly one parameter"):
+        _image(
+            "{{$.inputs.parameters['registry']}}/train-data:{{$.inputs.parameters['tag']}}",
+            {"registry": "r", "tag": "t"},
+            "task t",
+        )
+    with pytest.raises(ModelError, match="unsupported placeholder"):
+        _render("/data/runs/{{$.pipeline_job_uuid}}", {}, {}, "task t")
+    with pytest.raises(ModelError, match="unknown parameter"):
+        _render("{{$.inputs.parameters['nope']}}", {}, {}, "task t")
+
+
+# --- the command lines, run -------------------------------------------------------------------
+
+
+def close(a, b):
+    return abs(a - b) / abs(b) < 1e-9
+
+
+def run_locally(kfp, run_id: str, data_dir: Path, outputs_dir: Path, env: dict) -> dict:
+    """Each container task's command line as a process, in dependency order, cleanup before
+    read-mse (the order that would break if cleanup removed metrics.json). The claim paths are
+    this data dir, as a volume mount would make them; the console scripts are this venv's."""
+    rendered = run_order(kfp, tasks(kfp, run_id, {"data_multiplier": 1}))
+    # Nothing waits for read-mse, so running it last is an order KFP could choose.
+    assert not any("read-mse" in t.dependencies for t in rendered)
+    rendered.sort(key=lambda t: t.name == "read-mse")
+    for task in rendered:
+        command = [BIN / task.command[0]] if task.command[0] != "python3" else [sys.executable]
+        argv = [str(x) for x in command] + task.command[1:] + task.args
+        argv = [a.replace("/tmp/kfp/outputs", str(outputs_dir)) for a in argv]
+        argv = [a.replace("/data", str(data_dir), 1) if a.startswith("/data") else a for a in argv]
+        # The launcher makes the output parameters' folders (launcher_v2.go, prepareOutputFolders)
+        outputs_dir.mkdir(exist_ok=True)
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, f"{task.name}: {done.stderr}"
+    return {"run_id": run_id, "mse_text": (outputs_dir / "mse").read_text()}
+
+
+@pytest.mark.parametrize("variant_name", VARIANTS)
+def test_compiled_command_lines_give_the_seed_mse(
+    variant_name, data_dir, raw_data_dir, vineyard_socket, tmp_path
+):
+    env = {**os.environ, "VINEYARD_IPC_SOCKET": vineyard_socket}  # Fluid's mount, here
+    result = run_locally(
+        load_kfp(COMPILED[variant_name]), f"kfp-{variant_name}", data_dir, tmp_path / "outputs", env
+    )
+    # As the launcher reads a NUMBER_DOUBLE output: strconv.ParseFloat(strings.TrimSpace(text)).
+    mse = float(result["mse_text"].strip())
+    metrics = json.loads((data_dir / "runs" / result["run_id"] / "metrics.json").read_text())
+    assert mse == metrics["mse"]
+    assert close(mse, seed_mse(raw_path(raw_data_dir, 1)))
+    # The exit handler ran: the run's intermediates are gone (a second cleanup finds nothing in
+    # either store), its model stays.
+    assert (data_dir / "runs" / result["run_id"] / "model.json").exists()
+    again = run_cli("cleanup", "--run-id", result["run_id"], "--data-dir", data_dir, env=env)
+    deleted = json.loads(again.stdout)["deleted"]
+    assert set(deleted) == {"nas", "vineyard"} and not any(deleted.values()), deleted
+
+
+def test_read_mse_runs_in_the_test_data_image(docker_client, tmp_path):
+    """The one command line the Argo workflows do not run: `python3 -c` in the test-data image, as
+    uid 1000, on a metrics.json as evaluate writes it."""
+    kfp = load_kfp(COMPILED["nas"])
+    read = by_name(tasks(kfp, "run-x", {"test_data_image": image("test-data")}))["read-mse"]
+    data, outputs = tmp_path / "data", tmp_path / "outputs"
+    (data / "runs" / "run-x").mkdir(parents=True)
+    outputs.mkdir(mode=0o777)
+    outputs.chmod(0o777)
+    (data / "runs" / "run-x" / "metrics.json").write_text(json.dumps({"mse": 0.5243, "rows": 1}))
+    docker_client.containers.run(
+        read.image,
+        entrypoint=read.command,
+        command=read.args,
+        user="1000:1000",
+        volumes={
+            str(data): {"bind": "/data", "mode": "ro"},
+            str(outputs): {"bind": "/tmp/kfp/outputs", "mode": "rw"},
+        },
+        network_mode="none",
+        remove=True,
+    )
+    assert float((outputs / "mse").read_text().strip()) == 0.5243

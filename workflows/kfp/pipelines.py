@@ -1,0 +1,300 @@
+"""The two pipelines as Kubeflow Pipelines v2 definitions, over the same step images as the Argo
+workflows: pipeline.yaml (NAS hand-off) and pipeline-with-vineyard.yaml (vineyard hand-off).
+
+    uv run python workflows/kfp/pipelines.py          # = make kfp
+
+compiles both into the IR YAML beside this file, with the same names as the Argo files one folder
+up. Each step runs the same command with the same flags as there; tests/kfp/ checks that the two
+stay in step. Where KFP cannot say what the Argo workflow says, the comment at that place and
+workflows/README.md say so. This file belongs to no step package; it needs the kfp SDK and
+kfp-kubernetes, which are dev dependencies of the workspace only.
+"""
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+from kfp import compiler, dsl, kubernetes
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+STEPS_TABLE = ROOT / "packages" / "steps.tsv"
+
+# The Argo workflows' defaults for these parameters.
+DEFAULT_REGISTRY = "test-registry"
+DEFAULT_TAG = "latest"
+DEFAULT_MULTIPLIER = 100
+
+DATA_DIR = "/data"
+NAS_CLAIM = "benchmark-data"
+# The claim Fluid creates for the Dataset `vineyard` (deploy/vineyard.yaml); the steps find
+# vineyard-config.yaml and the socket at this path without any configuration.
+VINEYARD_CLAIM = "vineyard"
+VINEYARD_DIR = "/var/run/vineyard"
+# The vineyard workflow's pod labels: Fluid's webhook places such pods next to a vineyard fuse
+# (deploy/fluid-webhook-plugins.yaml); `.sched: required` turns that preference into a requirement
+# (Fluid's NodeAffinityWithCache plugin, getRequiredAndPreferredSchedulingRuntimes).
+VINEYARD_POD_LABELS = {
+    "fuse.serverful.fluid.io/inject": "true",
+    "fluid.io/dataset.vineyard.sched": "required",
+}
+# The uid:gid every step image runs as (deploy/images/step.Dockerfile).
+STEP_UID = 1000
+
+# Per task: (request, limit) for cpu, then for memory, as in the Argo template of the same name
+# (whose comments give the sizing). read-mse has no Argo counterpart; it gets cleanup's.
+RESOURCES = {
+    "preprocess-data": (("500m", "2"), ("1Gi", "12Gi")),
+    "train-data": (("500m", "2"), ("1Gi", "16Gi")),
+    "test-data": (("500m", "2"), ("1Gi", "4Gi")),
+    "cleanup": (("100m", "500m"), ("256Mi", "512Mi")),
+    "read-mse": (("100m", "500m"), ("256Mi", "512Mi")),
+}
+
+# KFP's counterpart of the workflow's name: the run's id, different for every run, so concurrent
+# runs never share intermediates. The KFP driver substitutes it only when it is a task's whole
+# argument (backend/src/v2/driver/resolve.go, resolveInputParameter, case RuntimeValue), so it is
+# passed as the `run_id` input, never spliced into a longer string.
+RUN_ID = dsl.PIPELINE_JOB_ID_PLACEHOLDER
+
+# Argo reads the MSE out of metrics.json with an output parameter's `valueFrom.path` and a
+# jsonpath expression. A KFP output parameter is a file at a path the launcher chooses, which
+# `evaluate` knows nothing of, so this one line, run in the test-data image after evaluate, copies
+# the MSE there.
+READ_MSE = "import json,sys; open(sys.argv[2],'w').write(str(json.load(open(sys.argv[1]))['mse']))"
+
+
+def step_images() -> dict[str, str]:
+    """command -> image name, from the table of step images (image, distribution, ..., command).
+
+    `cleanup` comes with shmpipe-core, so it runs in the image that carries that distribution.
+    """
+    images = {}
+    with open(STEPS_TABLE, newline="") as f:
+        rows = [r for r in csv.reader(f, delimiter="\t") if r and not r[0].startswith("#")]
+    for image, distribution, _dir, _module, command in rows:
+        images[command] = image
+        if distribution == "shmpipe-core":
+            images["cleanup"] = image
+    return images
+
+
+IMAGES = step_images()
+
+
+def image_parameter(image: str) -> str:
+    """The pipeline parameter that holds the full reference of one image, e.g. train_data_image."""
+    return image.replace("-", "_") + "_image"
+
+
+def image_defaults(registry: str = DEFAULT_REGISTRY, tag: str = DEFAULT_TAG) -> dict[str, str]:
+    return {image_parameter(i): f"{registry}/{i}:{tag}" for i in sorted(set(IMAGES.values()))}
+
+
+# --- components: one container per step, same command and flags as the Argo templates ---------
+# The image given here is a stand-in (the bare image name): every task gets its image from a
+# pipeline parameter (set_container_image in configure), as Argo's get theirs from registry and tag.
+
+
+def preprocess_component(store: str):
+    @dsl.container_component
+    def preprocess_data(data_multiplier: int, run_id: str):
+        return dsl.ContainerSpec(
+            image=IMAGES["preprocess"],
+            command=["preprocess"],
+            args=["--sink", store, "--multiplier", data_multiplier]
+            + ["--data-dir", DATA_DIR, "--run-id", run_id],
+        )
+
+    return preprocess_data
+
+
+def train_component(store: str):
+    @dsl.container_component
+    def train_data(run_id: str):
+        return dsl.ContainerSpec(
+            image=IMAGES["train"],
+            command=["train"],
+            args=["--source", store, "--data-dir", DATA_DIR, "--run-id", run_id],
+        )
+
+    return train_data
+
+
+def evaluate_component(store: str):
+    @dsl.container_component
+    def test_data(run_id: str):
+        return dsl.ContainerSpec(
+            image=IMAGES["evaluate"],
+            command=["evaluate"],
+            args=["--source", store, "--data-dir", DATA_DIR, "--run-id", run_id],
+        )
+
+    return test_data
+
+
+@dsl.container_component
+def read_mse(run_id: str, mse: dsl.OutputPath(float)):
+    return dsl.ContainerSpec(
+        image=IMAGES["evaluate"],
+        command=["python3", "-c", READ_MSE],
+        args=[f"{DATA_DIR}/runs/{run_id}/metrics.json", mse],
+    )
+
+
+@dsl.container_component
+def cleanup(run_id: str):
+    return dsl.ContainerSpec(
+        image=IMAGES["cleanup"],
+        command=["cleanup"],
+        args=["--run-id", run_id, "--data-dir", DATA_DIR],
+    )
+
+
+# --- Kubernetes settings (kfp-kubernetes) ------------------------------------------------------
+
+
+def configure(task, image, vineyard: bool):
+    """What the Argo template of the same name says about the task's pod, as far as KFP can."""
+    task.set_container_image(image)
+    # Steps write to vineyard and the NAS: a cached result would skip them and leave the run
+    # without its intermediates.
+    task.set_caching_options(False)
+    # IfNotPresent: images loaded into kind exist only on the nodes.
+    kubernetes.set_image_pull_policy(task, "IfNotPresent")
+    (cpu_request, cpu_limit), (memory_request, memory_limit) = RESOURCES[task.name]
+    task.set_cpu_request(cpu_request).set_cpu_limit(cpu_limit)
+    task.set_memory_request(memory_request).set_memory_limit(memory_limit)
+    # The Argo workflows' securityContext, as far as KFP reaches: kfp-kubernetes sets only the
+    # container's identity (kubernetes_platform/python/kfp/kubernetes/security_context.py). KFP
+    # 2.16 and later add no-privilege-escalation, all capabilities dropped and the RuntimeDefault
+    # seccomp profile to every user container itself (backend/src/v2/compiler/argocompiler/
+    # security_context.go). Nothing asks for readOnlyRootFilesystem, and KFP's launcher writes the
+    # output parameters under /tmp in the step's own container, so the root filesystem stays
+    # writable here.
+    kubernetes.set_security_context(
+        task, run_as_user=STEP_UID, run_as_group=STEP_UID, run_as_non_root=True
+    )
+    kubernetes.mount_pvc(task, pvc_name=NAS_CLAIM, mount_path=DATA_DIR)
+    if vineyard:
+        kubernetes.mount_pvc(task, pvc_name=VINEYARD_CLAIM, mount_path=VINEYARD_DIR)
+        # Argo puts these on every pod of the workflow (spec.podMetadata); KFP has labels per task.
+        for key, value in VINEYARD_POD_LABELS.items():
+            kubernetes.add_pod_label(task, key, value)
+    return task
+
+
+# --- the pipelines -----------------------------------------------------------------------------
+
+PIPELINE_NAMES = {
+    "nas": "machine-learning-pipeline",
+    "vineyard": "machine-learning-pipeline-with-vineyard",
+}
+OUTPUT_FILES = {"nas": "pipeline.yaml", "vineyard": "pipeline-with-vineyard.yaml"}
+_IMAGES = image_defaults()
+
+
+class Outputs(NamedTuple):
+    """The pipeline's output: the MSE, as the Argo workflows' global output `mse`."""
+
+    mse: float
+
+
+def define(store: str):
+    """The pipeline whose steps hand data over through `store` (nas or vineyard).
+
+    Parameters: data_multiplier as in the Argo workflows, and one full image reference per step
+    image instead of Argo's `registry` and `tag`: KFP takes a container image only from one whole
+    parameter (sdk/python/kfp/compiler/pipeline_spec_builder.py, convert_to_placeholder, allows
+    one; backend/src/v2/driver/resolve.go, resolvePodSpecInputRuntimeParameter, replaces the image
+    by that parameter's value), so `<registry>/preprocess-data:<tag>` cannot be put together at
+    run time. Their defaults are made from a registry and a tag when compiling (main).
+    """
+    preprocess, train, evaluate = (
+        preprocess_component(store),
+        train_component(store),
+        evaluate_component(store),
+    )
+    vineyard = store == "vineyard"
+
+    @dsl.pipeline(
+        name=PIPELINE_NAMES[store],
+        description=f"preprocess -> train -> evaluate, the split handed over through {store}; "
+        "output: the MSE.",
+    )
+    def pipeline(
+        data_multiplier: int = DEFAULT_MULTIPLIER,
+        prepare_data_image: str = _IMAGES["prepare_data_image"],
+        preprocess_data_image: str = _IMAGES["preprocess_data_image"],
+        train_data_image: str = _IMAGES["train_data_image"],
+        test_data_image: str = _IMAGES["test_data_image"],
+    ) -> Outputs:
+        # The parameters by name, so that a step's image parameter is found through the table.
+        parameters = dict(locals())
+
+        def image(command: str):
+            return parameters[image_parameter(IMAGES[command])]
+
+        # The exit handler runs whether the steps succeeded or failed, as Argo's onExit does: it
+        # deletes the run's intermediates and keeps the model and metrics.
+        done = configure(cleanup(run_id=RUN_ID), image("cleanup"), vineyard)
+        with dsl.ExitHandler(done, name="steps") as steps:
+            pre = preprocess(data_multiplier=data_multiplier, run_id=RUN_ID)
+            configure(pre, image("preprocess"), vineyard)
+            fit = configure(train(run_id=RUN_ID), image("train"), vineyard).after(pre)
+            configure(evaluate(run_id=RUN_ID), image("evaluate"), vineyard).after(fit)
+        # KFP takes a pipeline's outputs only from its top level, not from inside an exit handler,
+        # so the MSE is read after the steps (metrics.json is one of the files cleanup keeps). It
+        # reads a NAS file only: no vineyard mount, no placement next to a fuse.
+        mse = configure(read_mse(run_id=RUN_ID), image("evaluate"), vineyard=False).after(steps)
+        return Outputs(mse=mse.output)
+
+    return pipeline
+
+
+def check_image_parameters(pipeline) -> None:
+    """The image parameters are spelled out (KFP reads a pipeline's parameters from its Python
+    signature); this stops them and the table of step images from drifting apart."""
+    declared = {name for name in pipeline.component_spec.inputs if name.endswith("_image")}
+    expected = set(image_defaults())
+    if declared != expected:
+        raise SystemExit(
+            f"the pipeline's image parameters {sorted(declared)} do not match the images in "
+            f"{STEPS_TABLE.relative_to(ROOT)} ({sorted(expected)}): update define()"
+        )
+
+
+def compile_all(out_dir: Path, registry: str, tag: str) -> list[Path]:
+    written = []
+    for store in ("nas", "vineyard"):
+        pipeline = define(store)
+        check_image_parameters(pipeline)
+        path = out_dir / OUTPUT_FILES[store]
+        compiler.Compiler().compile(
+            pipeline, str(path), pipeline_parameters=image_defaults(registry, tag)
+        )
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="pipelines.py", description="Compile both pipelines to Kubeflow Pipelines IR YAML."
+    )
+    parser.add_argument("--out-dir", type=Path, default=HERE, help=f"default: {HERE}")
+    parser.add_argument(
+        "--registry", default=DEFAULT_REGISTRY, help="registry in the image parameters' defaults"
+    )
+    parser.add_argument("--tag", default=DEFAULT_TAG, help="tag in the image parameters' defaults")
+    args = parser.parse_args(argv)
+    if not args.out_dir.is_dir():
+        parser.error(f"--out-dir {args.out_dir} is not a directory: create it first")
+    for path in compile_all(args.out_dir, args.registry, args.tag):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
