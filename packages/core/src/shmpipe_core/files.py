@@ -86,5 +86,5 @@ def atomic_file(path: Path, mode: str = "wb"):
 
 def write_json(path: Path, value) -> None:
     with atomic_file(path, "w") as f:
-        json.dump(value, f, indent=2)
+        json.dump(value, f, indent=2, allow_nan=False)  # NaN is not JSON: refuse, never write it
         f.write("\n")

@@ -7,6 +7,7 @@ each sample costs a page of a mapping touched for the first time (512 pages, not
 """
 
 import re
+import uuid
 import zlib
 
 import numpy as np
@@ -40,6 +41,8 @@ def build(arrays: dict[str, np.ndarray], features: list[str], run_id: str) -> di
     return {
         "format": "shmpipe-splits/1",
         "run_id": run_id,
+        # Which commit this is: the model records it, and evaluate refuses a model of another.
+        "commit": uuid.uuid4().hex,
         "features": list(features),
         "arrays": {name: describe(a) for name, a in arrays.items()},
     }
@@ -62,6 +65,8 @@ def check(manifest, where: str, names: list[str], files: bool = False) -> None:
         raise corrupt("no 'arrays' object")
     if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
         raise corrupt("no 'features' list")
+    if not isinstance(manifest.get("commit"), str):
+        raise corrupt("no 'commit' id")
     for name in names:
         if name not in arrays:
             raise corrupt(f"no array {name!r}")

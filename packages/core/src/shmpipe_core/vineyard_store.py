@@ -182,11 +182,16 @@ class VineyardStore:
         self, run_id: str, names: list[str], writable: bool = False
     ) -> tuple[dict[str, np.ndarray], dict]:
         splits = self._splits(run_id)
-        manifest = json.loads(splits.meta["manifest_"])
+        where = f"{self.name(run_id, SPLITS)}'s manifest"
+        try:
+            manifest = json.loads(splits.meta["manifest_"])
+        except (KeyError, TypeError, json.JSONDecodeError) as e:
+            raise StepError(f"{where} is corrupt ({type(e).__name__}): rerun preprocess") from None
+        manifests.check(manifest, where, names)
         arrays = {}
         for name in names:
             array = tensor_array(splits.member(name))
-            if manifest["arrays"].get(name, {}).get("order") == "F":
+            if manifest["arrays"][name].get("order") == "F":
                 array = array.T
             manifests.verify(manifest, name, array, self.name(run_id, name))
             arrays[name] = copy_on_write(array) if writable else array
