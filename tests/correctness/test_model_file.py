@@ -12,7 +12,7 @@ def test_predict_and_mse_match_scikit_learn(tmp_path):
     y = X @ rng.random(45) + rng.normal(0, 10, 2000)
     fitted = LinearRegression().fit(X, y)
     path = tmp_path / "model.json"
-    model_file.save(path, "LinearRegression", fitted.coef_, fitted.intercept_, list("f" * 45))
+    model_file.save(path, "LinearRegression", fitted.coef_, fitted.intercept_, list("f" * 45), "c1")
     saved = model_file.load(path)
     np.testing.assert_array_equal(saved["coef"], fitted.coef_)  # JSON keeps every bit
     assert saved["intercept"] == fitted.intercept_

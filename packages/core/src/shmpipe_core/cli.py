@@ -4,6 +4,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from . import signals
 from .dataset import check_multiplier, check_run_id, default_data_dir
 from .errors import StepError, UsageError
 from .store import STORES
@@ -83,7 +84,11 @@ def run(
 
     Exit 2 for usage errors (as argparse does), 1 for runtime errors; `--debug` shows the traceback.
     """
-    args = parser.parse_args(argv)
+    with signals.interruptible():
+        return _run(parser, body, parser.parse_args(argv))
+
+
+def _run(parser, body, args) -> int:
 
     def fail(code: int, error: Exception, prefix: str = "") -> None:
         if args.debug:
@@ -109,8 +114,10 @@ def run(
                 "writable directory of this user's, shared by every step of the run"
             ),
         )
-    except KeyboardInterrupt:
-        parser.exit(130, f"{parser.prog}: interrupted\n")
+    except KeyboardInterrupt as e:
+        # Interrupted: SIGINT or SIGTERM, after the step undid what it had not published.
+        code, name = (e.exit_code, str(e)) if isinstance(e, signals.Interrupted) else (130, "")
+        parser.exit(code, f"{parser.prog}: interrupted{f' by {name}' if name else ''}\n")
     except Exception as e:  # noqa: BLE001 - the last line of defence for a one-line message
         fail(1, e, f"unexpected {type(e).__name__} (rerun with --debug for the traceback): ")
     return 1

@@ -8,6 +8,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from .errors import UsageError
+from .files import refuse_links
 
 ROWS_PER_MULTIPLIER = 10_000
 SEED = 42
@@ -50,7 +51,8 @@ def raw_path(data_dir: Path, multiplier: int) -> Path:
 
 
 def run_dir(data_dir: Path, run_id: str) -> Path:
-    return Path(data_dir) / "runs" / run_id
+    """The run's directory, refused if a link leads it (or `runs`) outside the data dir."""
+    return refuse_links(data_dir, Path(data_dir) / "runs" / run_id)
 
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

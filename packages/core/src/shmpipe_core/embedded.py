@@ -9,6 +9,8 @@ import fcntl
 import os
 import shutil
 import signal
+import stat
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,17 +29,48 @@ def runtime_dir() -> Path:
     base = os.environ.get("XDG_RUNTIME_DIR")
     if base and os.access(base, os.W_OK):
         return Path(base) / "shmpipe"
-    return Path(f"/tmp/shmpipe-{os.getuid()}")
+    # In a world-writable temp dir another user may take our name first: then a directory
+    # under our home serves instead (only ours can be there), rather than no vineyardd at all.
+    shared = Path(tempfile.gettempdir()) / f"shmpipe-{os.getuid()}"
+    if _unsafe(shared) is None:
+        return shared
+    return Path.home() / ".cache" / "shmpipe-vineyard"
+
+
+def _unsafe(path: Path) -> str | None:
+    """Why `path` may not hold the daemon's socket, or None when it is absent or ours alone."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link"
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a directory"
+    if info.st_uid != os.getuid():
+        return f"belongs to another user (uid {info.st_uid})"
+    if info.st_mode & 0o077:
+        return f"is open to other users (mode {stat.S_IMODE(info.st_mode):o}, not 700)"
+    return None
 
 
 def private_dir() -> Path:
+    """The runtime directory: created here with mode 0700, or already ours, private and real.
+
+    Never chmod-ed or followed: a directory others share, or a link to one, is refused.
+    """
     path = runtime_dir()
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = path.stat()
-    if info.st_uid != os.getuid():
-        raise StepError(f"{path} belongs to another user: set {DIR_ENV} to a directory of yours")
-    if info.st_mode & 0o077:
-        os.chmod(path, 0o700)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    reason = _unsafe(path)
+    if reason is not None:
+        raise StepError(
+            f"{path} {reason}: the embedded vineyardd needs a directory only you can enter; set "
+            f"{DIR_ENV} to a new path (shmpipe creates it with mode 700)"
+        )
     return path
 
 
@@ -62,12 +95,22 @@ def _locked(directory: Path):
 
 
 def _read_pid(directory: Path) -> int | None:
+    """The pid in vineyardd.pid if that process is still our vineyardd on our socket.
+
+    The daemon may have died and its pid gone to another process since: that one is not ours to
+    signal. /proc tells what the pid runs now: vineyard's binary, serving this socket.
+    """
     try:
         pid = int((directory / "vineyardd.pid").read_text())
-        os.kill(pid, 0)
-        return pid
-    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        exe = os.readlink(f"/proc/{pid}/exe")
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().decode(errors="replace").split("\0")
+    except (OSError, ValueError):
         return None
+    ours = f"--socket={directory / 'vineyard.sock'}"
+    if os.path.basename(exe) != "vineyardd" or ours not in argv:
+        return None
+    return pid
 
 
 def ensure_running(size: str | None = None, timeout_s: float = 30.0) -> str:

@@ -1,9 +1,48 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of one."""
 
+import errno
 import json
 import os
+import stat
 from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import StepError
+
+
+def refuse_links(base: Path, path: Path) -> Path:
+    """`path`, once no component of it below `base` is a symbolic link.
+
+    Everything a step writes or deletes lies under the data dir: a link there (planted, or left by
+    a careless copy) would lead its writes and deletions elsewhere. `base` itself may be a link:
+    the data dir is the user's choice.
+    """
+    base, path = Path(base), Path(path)
+    current = base
+    for part in path.relative_to(base).parts:
+        current = current / part
+        try:
+            info = os.lstat(current)
+        except FileNotFoundError:
+            break
+        except NotADirectoryError:
+            break  # a file where a directory belongs: the caller's open reports it
+        if stat.S_ISLNK(info.st_mode):
+            raise StepError(
+                f"{current} is a symbolic link: shmpipe never follows links inside the data dir "
+                "(they would lead its writes and deletions outside it); remove the link"
+            )
+    return path
+
+
+def open_dir(path: Path) -> int:
+    """A descriptor of the directory `path` itself, refusing a link in its last component."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(path):
+            raise StepError(f"{path} is a symbolic link: remove it") from None
+        raise
 
 
 def fsync_dir(path: Path) -> None:
@@ -47,5 +86,5 @@ def atomic_file(path: Path, mode: str = "wb"):
 
 def write_json(path: Path, value) -> None:
     with atomic_file(path, "w") as f:
-        json.dump(value, f, indent=2)
+        json.dump(value, f, indent=2, allow_nan=False)  # NaN is not JSON: refuse, never write it
         f.write("\n")

@@ -6,6 +6,8 @@ reading gigabytes, so a zero-copy load stays zero-copy; runs rather than single 
 each sample costs a page of a mapping touched for the first time (512 pages, not 4,096).
 """
 
+import re
+import uuid
 import zlib
 
 import numpy as np
@@ -39,9 +41,48 @@ def build(arrays: dict[str, np.ndarray], features: list[str], run_id: str) -> di
     return {
         "format": "shmpipe-splits/1",
         "run_id": run_id,
+        # Which commit this is: the model records it, and evaluate refuses a model of another.
+        "commit": uuid.uuid4().hex,
         "features": list(features),
         "arrays": {name: describe(a) for name, a in arrays.items()},
     }
+
+
+def check(manifest, where: str, names: list[str], files: bool = False) -> None:
+    """Refuse a manifest that is not one preprocess writes, before anything uses its fields.
+
+    `files`: the NAS manifest also names each array's file, which must be a plain name in the
+    splits directory (a path such as `../../etc/passwd` would read outside it).
+    """
+
+    def corrupt(what: str) -> StepError:
+        return StepError(f"{where} is corrupt ({what}): rerun preprocess to rewrite the split")
+
+    if not isinstance(manifest, dict):
+        raise corrupt("not a JSON object")
+    arrays, features = manifest.get("arrays"), manifest.get("features")
+    if not isinstance(arrays, dict) or not all(isinstance(a, dict) for a in arrays.values()):
+        raise corrupt("no 'arrays' object")
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise corrupt("no 'features' list")
+    if not isinstance(manifest.get("commit"), str):
+        raise corrupt("no 'commit' id")
+    for name in names:
+        if name not in arrays:
+            raise corrupt(f"no array {name!r}")
+        if not {"shape", "dtype", "checksum"} <= arrays[name].keys():
+            raise corrupt(f"array {name!r} lacks shape, dtype or checksum")
+    if files:
+        listed = manifest.get("files")
+        if not isinstance(listed, dict):
+            raise corrupt("no 'files' object")
+        for name in names:
+            filename = listed.get(name)
+            if not isinstance(filename, str) or not _PLAIN_NAME.fullmatch(filename):
+                raise corrupt(f"file of {name} is {filename!r}, not a plain file name")
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 def verify(manifest: dict, name: str, array: np.ndarray, where: str) -> None:

@@ -25,8 +25,16 @@ def model_path(data_dir: Path, run_id: str) -> Path:
 
 
 def save(
-    path: Path, estimator: str, coef: np.ndarray, intercept: float, features: list[str], **extra
+    path: Path,
+    estimator: str,
+    coef: np.ndarray,
+    intercept: float,
+    features: list[str],
+    split_commit: str,
+    **extra,
 ) -> None:
+    """`split_commit`: the manifest's `commit` of the split it was fitted on, which evaluate
+    checks, so a model is never scored on a split it was not trained for."""
     write_json(
         path,
         {
@@ -35,6 +43,7 @@ def save(
             "features": list(features),
             "coef": [float(c) for c in coef],
             "intercept": float(intercept),
+            "split_commit": split_commit,
             **extra,
         },
     )
@@ -48,18 +57,56 @@ def load(path: Path) -> dict:
     # UnicodeDecodeError: not text at all (a pickle, say), refused before anything parses it.
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise StepError(f"cannot read the model {path} ({e}): rerun the train step") from None
-    if model.get("format") != FORMAT or len(model.get("coef", ())) != len(
-        model.get("features", ())
-    ):
+    if not isinstance(model, dict) or model.get("format") != FORMAT:
         raise StepError(f"{path} is not a {FORMAT} model: rerun the train step")
-    model["coef"] = np.asarray(model["coef"], dtype=np.float64)
+    return check(model, str(path))
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check(model: dict, where: str) -> dict:
+    """The model with its coefficients as an array, once they are what train writes: a flat
+    list of finite numbers, one per feature, and a finite intercept."""
+
+    def bad(what: str) -> StepError:
+        return StepError(f"{where} is not a {FORMAT} model ({what}): rerun the train step")
+
+    coef, features = model.get("coef"), model.get("features")
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise bad("'features' is not a list of column names")
+    if not isinstance(coef, list) or not all(_number(c) for c in coef):
+        raise bad("'coef' is not a flat list of numbers")
+    if len(coef) != len(features):
+        raise bad(f"{len(coef)} coefficients for {len(features)} features")
+    if not _number(model.get("intercept")):
+        raise bad("'intercept' is not a number")
+    model["coef"] = np.asarray(coef, dtype=np.float64)
+    if not (np.isfinite(model["coef"]).all() and np.isfinite(model["intercept"])):
+        raise bad("its coefficients or intercept are not finite (NaN or infinite)")
+    if not isinstance(model.get("split_commit"), str):
+        raise bad("it does not record which commit of the split it was trained on")
     return model
 
 
 def predict(model: dict, X: np.ndarray) -> np.ndarray:
-    return X @ model["coef"] + model["intercept"]
+    if X.ndim != 2 or X.shape[1] != model["coef"].shape[0]:
+        raise StepError(
+            f"the model has {model['coef'].shape[0]} coefficients, the split's X has shape "
+            f"{X.shape}: rerun the train step on this split"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):  # mean_squared_error says it in one line
+        return X @ model["coef"] + model["intercept"]
 
 
 def mean_squared_error(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """scikit-learn's mean_squared_error for one output and no weights: the mean of squares."""
-    return float(np.average((y_true - y_pred) ** 2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        mse = float(np.average((y_true - y_pred) ** 2))
+    if not np.isfinite(mse):
+        # Finite but huge coefficients (1e308) overflow: no number to report, and JSON has none.
+        raise StepError(
+            "the model's predictions overflow (MSE is not finite): rerun the train step"
+        )
+    return mse

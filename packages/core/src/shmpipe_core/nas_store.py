@@ -7,11 +7,20 @@ so both cost a full extra copy to assemble the matrix (measured by `pipeline-ben
 tensor read was about 3x faster than Parquet). Arrays are written under a fresh generation name and
 published by atomically replacing `manifest.json`, which names them: a reader that reads the
 manifest first always gets the arrays of one commit, old or new, never a mix, never half a file.
+
+Writers and cleanups of one run take the run's lock (`runs/<id>/.splits.lock`, beside the split,
+which cleanup keeps): a writer removes the files no manifest names, so two writers (or a writer and
+a cleanup) running at once would otherwise delete each other's files under a committed manifest.
+Readers take no lock: they retry when the commit they read is replaced.
 """
 
+import errno
+import fcntl
 import json
 import os
+import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,14 +30,56 @@ from . import faults
 from . import manifest as manifests
 from .dataset import run_dir
 from .errors import StepError
-from .files import atomic_path, fsync_dir, write_json
+from .files import atomic_path, open_dir, refuse_links, write_json
 from .pages import populate_for_write
 
 MANIFEST = "manifest.json"
+LOCK = ".splits.lock"
 
 
 def splits_dir(data_dir: Path, run_id: str) -> Path:
-    return run_dir(data_dir, run_id) / "splits"
+    directory = run_dir(data_dir, run_id) / "splits"
+    return refuse_links(data_dir, directory)
+
+
+@contextmanager
+def run_lock(directory: Path, create: bool):
+    """Hold the lock of the run whose split is `directory`; None-yielding if the run has no dir."""
+    run = directory.parent
+    if create:
+        run.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(run / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
+        if create:
+            raise
+        yield False
+        return
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise StepError(f"{run / LOCK} is a symbolic link: remove it") from None
+        raise
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield True
+    finally:
+        os.close(fd)
+
+
+def _mount_point(path: Path) -> Path:
+    path = path.resolve()
+    while not os.path.ismount(path):
+        path = path.parent
+    return path
+
+
+def _no_space(directory: Path, needed: int) -> StepError:
+    free = shutil.disk_usage(directory).free
+    short = max(1, -(-(needed - free) // 2**20))
+    return StepError(
+        f"no space left on {_mount_point(directory)}: free {short} MB (the split needs "
+        f"{needed / 2**20:.0f} MB, {free / 2**20:.0f} MB are free), then rerun preprocess"
+    )
 
 
 class NasWriter:
@@ -43,31 +94,57 @@ class NasWriter:
         return self.arrays[name]
 
     def commit(self, features: list[str]) -> dict:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        with run_lock(self.directory, create=True):
+            self.directory.mkdir(exist_ok=True)
+            fd = open_dir(self.directory)
+            try:
+                return self._commit(features, fd)
+            finally:
+                os.close(fd)
+
+    def _commit(self, features: list[str], fd: int) -> dict:
         generation = uuid.uuid4().hex[:12]
         manifest = manifests.build(self.arrays, features, self.run_id)
         manifest["files"] = {}
-        for name, array in self.arrays.items():
-            filename = f"{name}.{generation}.arrow"
-            with atomic_path(self.directory / filename) as tmp, pa.OSFile(str(tmp), "wb") as f:
-                pa.ipc.write_tensor(pa.Tensor.from_numpy(array), f)
-            manifest["files"][name] = filename
-            faults.point("nas-commit")  # some new files written, the manifest not yet replaced
-        write_json(self.directory / MANIFEST, manifest)
-        _remove_unlisted(self.directory, manifest)
+        # Through the descriptor: a link swapped in for the directory cannot redirect a write.
+        here = Path(f"/proc/self/fd/{fd}")
+        try:
+            for name, array in self.arrays.items():
+                filename = f"{name}.{generation}.arrow"
+                manifest["files"][name] = filename
+                with atomic_path(here / filename) as tmp, pa.OSFile(str(tmp), "wb") as f:
+                    pa.ipc.write_tensor(pa.Tensor.from_numpy(array), f)
+                faults.point("nas-commit")  # some new files written, the manifest not yet replaced
+            write_json(here / MANIFEST, manifest)
+        except BaseException as e:
+            # Nothing of a failed commit stays: a rerun must not find the disk fuller.
+            for filename in manifest["files"].values():
+                try:
+                    os.unlink(filename, dir_fd=fd)
+                except FileNotFoundError:
+                    pass
+            if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+                needed = sum(a.nbytes for a in self.arrays.values())
+                raise _no_space(self.directory, needed) from None
+            raise
+        _remove_unlisted(fd, manifest)
         return manifest
 
     def abort(self) -> None:
         self.arrays.clear()
 
 
-def _remove_unlisted(directory: Path, manifest: dict) -> None:
-    """Drop earlier generations and temp files that a killed writer left behind."""
+def _remove_unlisted(fd: int, manifest: dict) -> None:
+    """Drop earlier generations and temp files that a killed writer left behind (under the lock:
+    no other writer's files are in flight)."""
     keep = {MANIFEST, *manifest["files"].values()}
-    for path in directory.iterdir():
-        if path.name not in keep:
-            path.unlink(missing_ok=True)
-    fsync_dir(directory)
+    for name in os.listdir(fd):
+        if name not in keep:
+            try:
+                os.unlink(name, dir_fd=fd)
+            except FileNotFoundError:
+                pass
+    os.fsync(fd)
 
 
 class _Replaced(Exception):
@@ -118,8 +195,9 @@ class NasStore:
                 f"no NAS split for run {run_id!r} in {directory}: run "
                 f"`preprocess --sink nas --run-id {run_id}` first (same --data-dir)"
             ) from None
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise StepError(f"{directory / MANIFEST} is corrupt ({e}): rerun preprocess") from None
+        manifests.check(manifest, str(directory / MANIFEST), names, files=True)
         arrays = {}
         for name in names:
             path = directory / manifest["files"][name]
@@ -138,10 +216,15 @@ class NasStore:
 
     def delete(self, run_id: str) -> list[str]:
         directory = splits_dir(self.data_dir, run_id)
-        if not directory.exists():
-            return []
-        deleted = sorted(str(p) for p in directory.iterdir())
-        for path in directory.iterdir():
-            path.unlink()
-        os.rmdir(directory)
-        return deleted
+        with run_lock(directory, create=False) as has_run:
+            if not has_run or not directory.exists():
+                return []
+            fd = open_dir(directory)
+            try:
+                names = sorted(os.listdir(fd))
+                for name in names:
+                    os.unlink(name, dir_fd=fd)
+            finally:
+                os.close(fd)
+            os.rmdir(directory)
+        return [str(directory / name) for name in names]

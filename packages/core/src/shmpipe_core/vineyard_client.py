@@ -9,6 +9,8 @@ module `import vineyard` would load, registered under the same name, so a later
 
 import importlib.util
 import os
+import socket as pysocket
+import stat
 import sys
 from pathlib import Path
 
@@ -34,10 +36,48 @@ def vineyard_c():
     return module
 
 
+def listening(path: str) -> bool:
+    """Whether `path` is a unix socket something listens on, found out in one quick try.
+
+    vineyard's own connect retries for seconds, logging each retry, on a path that is not a
+    listening socket (a regular file, a directory, /dev/null, a socket left by a dead daemon):
+    asked first, such a path costs one failed connect instead.
+    """
+    try:
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            return False
+    except OSError:
+        return False
+    probe = pysocket.socket(pysocket.AF_UNIX, pysocket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def kind_of(path: str) -> str:
+    """What is at `path`, for messages about a socket that does not answer."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "nothing is there"
+    if stat.S_ISSOCK(mode):
+        return "a socket nothing listens on"
+    if stat.S_ISDIR(mode):
+        return "a directory, not a socket"
+    if stat.S_ISREG(mode):
+        return "a regular file, not a socket"
+    return "not a socket"
+
+
 def try_connect(socket: str):
     """A connected IPC client, or None if nothing answers on the socket."""
     C = vineyard_c()
-    if not os.path.exists(socket):
+    if not listening(socket):
         return None
     try:
         return C._connect(socket)

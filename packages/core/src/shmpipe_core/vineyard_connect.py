@@ -15,7 +15,7 @@ import yaml
 
 from . import embedded
 from .errors import StepError
-from .vineyard_client import answers, try_connect
+from .vineyard_client import answers, kind_of, try_connect
 
 FLUID_CONFIG_PATH = Path("/var/run/vineyard/vineyard-config.yaml")
 CONFIG_NAME = "vineyard-config.yaml"
@@ -80,7 +80,7 @@ def connect(cli_socket: str | None = None):
     client = try_connect(endpoint.socket)
     if client is None:
         raise StepError(
-            f"no vineyard server answers on {endpoint.socket} (from {endpoint.source}): start "
-            "vineyardd there or fix the setting"
+            f"no vineyard server answers on {endpoint.socket} (from {endpoint.source}; "
+            f"{kind_of(endpoint.socket)}): start vineyardd there or fix the setting"
         )
     return client, endpoint

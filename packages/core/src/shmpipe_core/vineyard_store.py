@@ -22,6 +22,7 @@ from . import manifest as manifests
 from .copy_on_write import copy_on_write
 from .errors import StepError
 from .pages import populate_for_write
+from .signals import signals_deferred
 from .vineyard_client import vineyard_c
 from .vineyard_connect import connect
 
@@ -104,36 +105,67 @@ class VineyardWriter:
         manifest = manifests.build(
             {name: array for name, (_, _, array) in self.builders.items()}, features, self.run_id
         )
-        splits = C.ObjectMeta()
-        splits["typename"] = "shmpipe::Splits"
-        splits["manifest_"] = json.dumps(manifest)
-        tensors = {}
-        for name, (builder, stored_shape, _) in self.builders.items():
-            blob = builder.seal(_SealAs(client))
-            tensors[name] = client.create_metadata(
-                tensor_meta(blob, stored_shape, np.dtype(np.float64))
-            )
-            splits.add_member(name, tensors[name])
-        self.builders.clear()
-        splits = client.create_metadata(splits)
-        client.persist(splits.id)
-        previous = self.store.lookup(self.run_id, SPLITS)
-        faults.point("vineyard-commit")  # all objects created and persisted, none named yet
-        for name, meta in tensors.items():
-            client.put_name(meta.id, self.store.name(self.run_id, name))
-        faults.point("vineyard-names")  # tensors named, the splits not yet
-        # The switch readers see: one name, one atomic update.
-        client.put_name(splits.id, self.store.name(self.run_id, SPLITS))
-        if previous is not None:
-            # vineyardd frees a deleted object's memory even while a reader has it mapped, and
-            # the next allocation reuses it under that reader (tests/reliability/
-            # test_idempotence.py saw it). So the replaced commit stays, named, until the
-            # next commit replaces this one: a reader has one rerun's time to finish.
-            older = self.store.lookup(self.run_id, PREVIOUS)
-            client.put_name(previous, self.store.name(self.run_id, PREVIOUS))
-            if older is not None:
-                client.delete(older, force=False, deep=True)
+        created = []  # what this commit made: deleted again if it does not complete
+        renamed = {}  # name -> the object it named before (None: none), restored likewise
+        try:
+            splits = C.ObjectMeta()
+            splits["typename"] = "shmpipe::Splits"
+            splits["manifest_"] = json.dumps(manifest)
+            tensors = {}
+            for name in list(self.builders):
+                builder, stored_shape, _ = self.builders.pop(name)
+                blob = builder.seal(_SealAs(client))
+                created.append(blob.id)
+                tensors[name] = client.create_metadata(
+                    tensor_meta(blob, stored_shape, np.dtype(np.float64))
+                )
+                created.append(tensors[name].id)
+                splits.add_member(name, tensors[name])
+            splits = client.create_metadata(splits)
+            created.append(splits.id)
+            client.persist(splits.id)
+            previous = self.store.lookup(self.run_id, SPLITS)
+            faults.point("vineyard-commit")  # all objects created and persisted, none named yet
+            for name, meta in tensors.items():
+                full = self.store.name(self.run_id, name)
+                renamed.setdefault(full, self.store.lookup(self.run_id, name))
+                client.put_name(meta.id, full)
+            faults.point("vineyard-names")  # tensors named, the splits not yet
+        except BaseException:
+            with signals_deferred():
+                self._roll_back(created, renamed)
+            raise
+        # The switch readers see: one name, one atomic update. From here the commit is
+        # published, and a signal waits until the replaced commit is rotated, so that no
+        # object is left unnamed (which cleanup could not find).
+        with signals_deferred():
+            client.put_name(splits.id, self.store.name(self.run_id, SPLITS))
+            if previous is not None:
+                # vineyardd frees a deleted object's memory even while a reader has it mapped,
+                # and the next allocation reuses it under that reader (tests/reliability/
+                # test_idempotence.py saw it). So the replaced commit stays, named, until the
+                # next commit replaces this one: a reader has one rerun's time to finish.
+                older = self.store.lookup(self.run_id, PREVIOUS)
+                client.put_name(previous, self.store.name(self.run_id, PREVIOUS))
+                if older is not None:
+                    client.delete(older, force=False, deep=True)
         return manifest
+
+    def _roll_back(self, created: list, renamed: dict) -> None:
+        """Undo an interrupted commit: the names it moved go back, what it made is freed."""
+        C = vineyard_c()
+        client = self.store.client
+        for full, before in renamed.items():
+            if before is None:
+                client.drop_name(full)
+            else:
+                client.put_name(before, full)
+        self.abort()
+        for object_id in reversed(created):  # the splits first: deep, it takes its members
+            try:
+                client.delete(object_id, force=False, deep=True)
+            except C.ObjectNotExistsException:
+                pass
 
     def abort(self) -> None:
         for builder, _, _ in self.builders.values():
@@ -182,11 +214,16 @@ class VineyardStore:
         self, run_id: str, names: list[str], writable: bool = False
     ) -> tuple[dict[str, np.ndarray], dict]:
         splits = self._splits(run_id)
-        manifest = json.loads(splits.meta["manifest_"])
+        where = f"{self.name(run_id, SPLITS)}'s manifest"
+        try:
+            manifest = json.loads(splits.meta["manifest_"])
+        except (KeyError, TypeError, json.JSONDecodeError) as e:
+            raise StepError(f"{where} is corrupt ({type(e).__name__}): rerun preprocess") from None
+        manifests.check(manifest, where, names)
         arrays = {}
         for name in names:
             array = tensor_array(splits.member(name))
-            if manifest["arrays"].get(name, {}).get("order") == "F":
+            if manifest["arrays"][name].get("order") == "F":
                 array = array.T
             manifests.verify(manifest, name, array, self.name(run_id, name))
             arrays[name] = copy_on_write(array) if writable else array

@@ -70,6 +70,13 @@ def preprocess(args) -> dict:
             raise
     for name, array in out.items():
         metrics.count(name, array)
+    try:
+        # Written once before the commit too: a step that fails publishes nothing, and this
+        # is the write after the commit that could fail (a data dir that cannot be written).
+        metrics.finish(args.data_dir)
+    except BaseException:
+        writer.abort()
+        raise
     with metrics.phase("save"):
         writer.commit(list(FEATURES))
     return metrics.finish(args.data_dir)

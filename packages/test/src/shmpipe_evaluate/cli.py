@@ -30,6 +30,12 @@ def evaluate(args) -> dict:
         arrays, manifest = store.read(args.run_id, ["X_test", "y_test"])
     if manifest["features"] != saved["features"]:
         raise StepError("the model was trained on other features than this split has: rerun train")
+    if saved["split_commit"] != manifest["commit"]:
+        raise StepError(
+            f"the model of run {args.run_id!r} was trained on commit {saved['split_commit']} of "
+            f"the split, which preprocess has since replaced by commit {manifest['commit']}: rerun "
+            "train, then evaluate"
+        )
     X, y = arrays["X_test"], arrays["y_test"]
     metrics.count("X_test", X)
     metrics.count("y_test", y)

@@ -43,6 +43,7 @@ def train(args) -> dict:
             model.coef_,
             model.intercept_,
             manifest["features"],
+            manifest["commit"],
             sklearn_version=sklearn_version,
             train_rows=int(X.shape[0]),
         )

@@ -1,0 +1,58 @@
+"""evaluate refuses a model it cannot score honestly, in one line: non-finite or overflowing
+values, the wrong shape, or a model trained on another commit of the split; metrics.json is
+always valid JSON."""
+
+import json
+
+import pytest
+
+from tests.reliability.test_cli_errors import assert_one_line_error
+from tests.support.processes import run_cli
+
+
+@pytest.fixture
+def trained(data_dir):
+    common = ["--data-dir", data_dir, "--run-id", "m"]
+    run_cli("preprocess", "--sink", "nas", *common)
+    run_cli("train", "--source", "nas", *common)
+    return data_dir, common
+
+
+def evaluate(common):
+    return run_cli("evaluate", "--source", "nas", *common, check=False)
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda m: {**m, "coef": [float("nan")] * len(m["coef"])}, ["not finite"]),
+        (lambda m: {**m, "intercept": float("inf")}, ["not finite"]),
+        (lambda m: {**m, "coef": [1e308] * len(m["coef"])}, ["overflow"]),
+        (lambda m: {**m, "coef": [[c] for c in m["coef"]]}, ["flat list of numbers"]),
+        (lambda m: {**m, "coef": m["coef"][:-1], "features": m["features"][:-1]},
+         ["other features"]),
+        (lambda m: {k: v for k, v in m.items() if k != "intercept"}, ["intercept"]),
+        (lambda m: {k: v for k, v in m.items() if k != "split_commit"}, ["which commit"]),
+    ],
+    ids=["nan", "inf", "overflow", "nested", "short", "no-intercept", "no-commit"],
+)  # fmt: skip
+def test_evaluate_refuses_a_bad_model(change, words, trained):
+    data_dir, common = trained
+    path = data_dir / "runs" / "m" / "model.json"
+    # Python's json writes NaN and Infinity, as a careless or hostile writer would.
+    path.write_text(json.dumps(change(json.loads(path.read_text()))))
+    result = evaluate(common)
+    assert_one_line_error(result, 1, *words, "train")
+    assert not (data_dir / "runs" / "m" / "metrics.json").exists()
+
+
+def test_evaluate_refuses_a_model_of_another_commit(trained, data_dir):
+    _, common = trained
+    run_cli("prepare-data", "--multiplier", 2, "--data-dir", data_dir)
+    run_cli("preprocess", "--sink", "nas", "--multiplier", 2, *common)
+    result = evaluate(common)
+    assert_one_line_error(result, 1, "commit", "rerun train")
+    run_cli("train", "--source", "nas", *common)
+    run_cli("evaluate", "--source", "nas", *common)
+    metrics = json.loads((data_dir / "runs" / "m" / "metrics.json").read_text())
+    assert metrics["mse"] > 0

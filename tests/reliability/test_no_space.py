@@ -1,0 +1,33 @@
+"""A NAS commit that runs out of space leaves nothing behind and says so in one line; a rerun
+with room succeeds."""
+
+import shutil
+import subprocess
+
+from tests.support.ci import require
+from tests.support.processes import BIN
+
+
+def in_small_mount(data_dir, script: str) -> subprocess.CompletedProcess:
+    """Run `script` with a 2 MB tmpfs mounted on the data dir's runs/ (a private mount namespace:
+    nothing outside the test sees it)."""
+    (data_dir / "runs").mkdir()
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
+    require(shutil.which("unshare") and probe.returncode == 0,
+            "unshare -rm (user and mount namespaces) is not available")  # fmt: skip
+    mount = f"mount -t tmpfs -o size=2m tmpfs {data_dir / 'runs'}"
+    return subprocess.run(["unshare", "-rm", "sh", "-c", f"{mount} && {script}"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+def test_no_space_in_the_middle_of_a_nas_commit(data_dir):
+    splits = data_dir / "runs" / "full" / "splits"
+    step = f"{BIN / 'preprocess'} --sink nas --data-dir {data_dir} --run-id full"
+    # Twice: a rerun must fail the same clear way, not on what the first one stranded.
+    result = in_small_mount(data_dir, f"{step}; {step}; echo rc=$?; ls -A {splits}")
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 2 and "Traceback" not in result.stderr, result.stderr
+    for line in errors:
+        assert "no space left on" in line and "free" in line and " MB" in line, line
+    assert "rc=1" in result.stdout
+    assert result.stdout.split("rc=1")[1].split() == [], "the failed commits left files"
