@@ -136,38 +136,45 @@ cluster-fluid:
 	helm upgrade --install fluid fluid/fluid --namespace fluid-system --wait --timeout 10m
 
 # Fluid runs its privileged fuse and hostPath worker pods in the Dataset's namespace, and a claim
-# mounts only in its own, so this namespace cannot enforce "restricted" (deploy/README.md,
-# Security): it warns and audits against it instead.
+# mounts only in its own, so the namespace's Pod Security admission cannot enforce "restricted"
+# (deploy/README.md, Security): it warns and audits, and deploy/pod-security.yaml enforces it on
+# every pod there but Fluid's.
 cluster-namespace:
+	kubectl apply -f deploy/pod-security.yaml
 	kubectl create namespace $(NAMESPACE) --dry-run=client -o yaml | kubectl apply -f -
 	kubectl label --overwrite namespace $(NAMESPACE) \
 	  pod-security.kubernetes.io/enforce=privileged \
 	  pod-security.kubernetes.io/warn=restricted \
-	  pod-security.kubernetes.io/audit=restricted
+	  pod-security.kubernetes.io/audit=restricted \
+	  shmpipe.io/restricted-pods=enforce
 
 cluster-nas:
-	kubectl apply -f deploy/nas.yaml -n $(NAMESPACE)
+	$(KUBECTL) apply -f deploy/nas.yaml
 	$(KUBECTL) wait --for=jsonpath='{.status.phase}'=Bound pvc/benchmark-data --timeout=2m
 
 cluster-rbac:
 	$(KUBECTL) apply -f deploy/rbac.yaml
 
-# The Job as applied: the registry, tag and multiplier of this make invocation substituted in.
+# The manifests as applied: the Job with the registry, tag and multiplier of this make invocation
+# substituted in, the runtime with the quota for the multiplier. (Commands, not sub-makes: `make
+# -n` runs a line that calls $(MAKE), and so would apply it.)
+JOB_MANIFEST = sed -e 's\#image: test-registry/prepare-data:latest\#image: $(REGISTRY)/prepare-data:$(TAG)\#' \
+	-e '/- --multiplier/{' -e 'n' -e 's/"[0-9]*"/"$(DATA_MULTIPLIER)"/' -e '}' \
+	deploy/prepare-data-job.yaml
+VINEYARD_MANIFEST = sed -e 's/^      quota: .*/      quota: $(VINEYARD_QUOTA)/' deploy/vineyard.yaml
+
 cluster-data-manifest:
-	@sed -e 's#image: test-registry/prepare-data:latest#image: $(REGISTRY)/prepare-data:$(TAG)#' \
-	  -e '/- --multiplier/{' -e 'n' -e 's/"[0-9]*"/"$(DATA_MULTIPLIER)"/' -e '}' \
-	  deploy/prepare-data-job.yaml
+	@$(JOB_MANIFEST)
 
 cluster-data:
 	# A Job's pod template cannot change; a rerun with other values replaces the Job.
 	$(KUBECTL) delete job prepare-data --ignore-not-found
-	$(MAKE) --no-print-directory -s cluster-data-manifest | $(KUBECTL) apply -f -
+	$(JOB_MANIFEST) | $(KUBECTL) apply -f -
 	$(KUBECTL) wait --for=condition=complete job/prepare-data --timeout=30m
 	$(KUBECTL) logs job/prepare-data --tail=5
 
-# The runtime and Dataset as applied: the quota sized for DATA_MULTIPLIER.
 cluster-vineyard-manifest:
-	@sed -e 's/^      quota: .*/      quota: $(VINEYARD_QUOTA)/' deploy/vineyard.yaml
+	@$(VINEYARD_MANIFEST)
 
 # The vineyard images, pulled here and loaded into kind's nodes (which may not reach ghcr.io).
 cluster-vineyard-images:
@@ -176,7 +183,7 @@ cluster-vineyard-images:
 	  kind load docker-image $$i --name $(KIND_CLUSTER) || exit 1; done
 
 cluster-vineyard:
-	$(MAKE) --no-print-directory -s cluster-vineyard-manifest | $(KUBECTL) apply -f -
+	$(VINEYARD_MANIFEST) | $(KUBECTL) apply -f -
 	$(KUBECTL) wait --for=jsonpath='{.status.phase}'=Bound dataset/vineyard --timeout=10m
 
 cluster-images:

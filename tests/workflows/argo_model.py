@@ -145,9 +145,11 @@ def strategic_merge(original, patch, path: tuple = ()):
     if isinstance(original, dict) and isinstance(patch, dict):
         merged = dict(original)
         for key, value in patch.items():
-            merged[key] = strategic_merge(original[key], value, path + (key,)) if (
-                key in original
-            ) else copy.deepcopy(value)
+            merged[key] = (
+                strategic_merge(original[key], value, path + (key,))
+                if (key in original)
+                else copy.deepcopy(value)
+            )
         return merged
     if isinstance(original, list) and isinstance(patch, list) and path in MERGE_KEYS:
         key = MERGE_KEYS[path]
@@ -282,6 +284,25 @@ class Pod:
         """The pod's volumes: Argo's two emptyDirs (workflowpod.go, createVolumes) and ours."""
         argo = [{"name": "var-run-argo", "emptyDir": {}}, {"name": "tmp-dir-argo", "emptyDir": {}}]
         return (argo if self.executor_containers else []) + self.volumes
+
+    def manifest(self) -> dict:
+        """The Pod object as admission sees it: init in initContainers, wait before main
+        (workflowpod.go, createWorkflowPod), Argo's `workflows.argoproj.io/workflow` label."""
+        init = [c for c in self.executor_containers if c["name"] == "init"]
+        wait = [c for c in self.executor_containers if c["name"] == "wait"]
+        spec = {
+            "serviceAccountName": self.service_account,
+            "securityContext": copy.deepcopy(self.security_context),
+            "containers": [*copy.deepcopy(wait), {"name": "main", **copy.deepcopy(self.container)}],
+            "volumes": copy.deepcopy(self.pod_volumes),
+            "restartPolicy": "Never",
+        }
+        if init:
+            spec["initContainers"] = copy.deepcopy(init)
+        labels = dict(self.labels)
+        if self.executor_containers:
+            labels["workflows.argoproj.io/workflow"] = "sample"
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"labels": labels}, "spec": spec}
 
 
 def _input_values(template: dict, arguments: dict, values: dict, where: str) -> dict:

@@ -69,7 +69,9 @@ class Runtime:
     worker_nodes: tuple[str, ...]
 
     def node_labels(self, node: str) -> dict:
-        return {node_label(self.namespace, self.dataset): "true"} if node in self.worker_nodes else {}
+        return (
+            {node_label(self.namespace, self.dataset): "true"} if node in self.worker_nodes else {}
+        )
 
     def has_socket(self, node: str) -> bool:
         """The fuse links the worker's socket into the mount only where the worker runs
@@ -116,7 +118,9 @@ def feasible_nodes(affinity: dict, runtime: Runtime) -> list[str]:
     """The nodes a pod may run on: those carrying every required label (utils/webhook.go,
     InjectNodeSelectorTerms puts them in one term). Preferred terms only score nodes."""
     return [
-        n for n in NODES if all(runtime.node_labels(n).get(k) == "true" for k in affinity["required"])
+        n
+        for n in NODES
+        if all(runtime.node_labels(n).get(k) == "true" for k in affinity["required"])
     ]
 
 

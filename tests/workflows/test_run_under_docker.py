@@ -236,8 +236,13 @@ def _start_worker(client, node: str, worker_dir: Path):
     directory it shares with the node (charts/vineyard/templates/worker/statefulset.yaml)."""
     container = client.containers.run(
         VINEYARDD_IMAGE,
-        entrypoint=["vineyardd", "-meta=local", "-rpc=false", "-size=512Mi",
-                    f"-socket=/var/run/vineyard/{SOCKET_NAME}"],  # fmt: skip
+        entrypoint=[
+            "vineyardd",
+            "-meta=local",
+            "-rpc=false",
+            "-size=512Mi",
+            f"-socket=/var/run/vineyard/{SOCKET_NAME}",
+        ],  # fmt: skip
         name=f"shmpipe-vineyardd-{node}-{os.getpid()}",
         volumes={str(worker_dir): {"bind": "/var/run/vineyard", "mode": "rw"}},
         network_mode="none",
