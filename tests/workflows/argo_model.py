@@ -238,7 +238,10 @@ def ancestors(wf: dict, task_name: str) -> set[str]:
 
 def executor_settings(path: Path = DEPLOY / "argo-executor.yaml") -> dict:
     """The `executor` key of workflow-controller-configmap, parsed as the controller parses it
-    (config/controller.go, parseConfigMap: each key's text is YAML for that field of Config)."""
+    (config/controller.go, parseConfigMap: each key's text is YAML for that field of Config).
+    Without the file, the install's: none (its workflow-controller-configmap has no data)."""
+    if not path.exists():
+        return {}
     (configmap,) = load_all(path)
     return yaml.safe_load(configmap["data"].get("executor", "")) or {}
 

@@ -115,12 +115,13 @@ def webhook_affinity(labels: dict, datasets: list[str], runtime: Runtime) -> dic
 
 
 def feasible_nodes(affinity: dict, runtime: Runtime) -> list[str]:
-    """The nodes a pod may run on: those carrying every required label (utils/webhook.go,
-    InjectNodeSelectorTerms puts them in one term). Preferred terms only score nodes."""
+    """The nodes a pod may run on. Each required locality is one node selector term of a single
+    `In [true]` requirement (nodeaffinitywithcache, getRequiredSchedulingTerms), and a pod without
+    affinity of its own gets them as its terms (pkg/utils/webhook.go, InjectNodeSelectorTerms),
+    which Kubernetes ORs. Preferred terms only score nodes."""
+    terms = affinity["required"]
     return [
-        n
-        for n in NODES
-        if all(runtime.node_labels(n).get(k) == "true" for k in affinity["required"])
+        n for n in NODES if not terms or any(runtime.node_labels(n).get(k) == "true" for k in terms)
     ]
 
 
