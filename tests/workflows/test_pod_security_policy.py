@@ -1,7 +1,7 @@
 """deploy/pod-security.yaml, the policy that enforces Pod Security "restricted" in the pipeline's
 namespace, evaluated here with a CEL interpreter (cel-python) on the pods the workflows and the
-Job create: it admits every one of them, rejects each kind of violation the restricted check in
-test_workflow_semantics finds, and leaves Fluid's vineyard runtime pods alone.
+Job create: it admits every one of them, rejects each kind of violation the restricted check
+(pod_security.py) finds, and leaves Fluid's vineyard runtime pods alone.
 
 cel-python is not Kubernetes' CEL (which type-checks against the Pod schema first); the
 expressions keep to standard CEL (has, all, in, ternaries over booleans) so both read them alike.
@@ -12,7 +12,7 @@ import copy
 import celpy
 import pytest
 from argo_model import DEPLOY, WORKFLOWS, load, load_all, pods
-from test_workflow_semantics import restricted_violations
+from pod_security import restricted_violations
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,9 @@ def _mutations():
     def host_network(pod):
         pod["spec"]["hostNetwork"] = True
 
+    def host_port(pod):
+        pod["spec"]["containers"][1]["ports"] = [{"containerPort": 80, "hostPort": 80}]
+
     def no_seccomp(pod):
         del pod["spec"]["securityContext"]["seccompProfile"]
 
@@ -117,6 +120,7 @@ def _mutations():
         "main drops nothing": caps_drop_none,
         "hostPath volume": host_path,
         "host network": host_network,
+        "host port": host_port,
         "no seccomp": no_seccomp,
         "no runAsNonRoot": no_run_as_non_root,
         "unconfined seccomp": pod_sc("seccompProfile", {"type": "Unconfined"}),

@@ -34,6 +34,7 @@ from argo_model import (
     workflow_outputs,
 )
 from fluid_model import deployed_runtime, feasible_nodes, sched_label, webhook_affinity
+from pod_security import restricted_violations
 
 VARIANTS = sorted(WORKFLOWS)
 DATA_MOUNT = "/data"
@@ -429,48 +430,6 @@ def test_no_template_repeats_a_default(wf):
 
 
 # --- Pod Security "restricted" --------------------------------------------------------------
-
-# https://kubernetes.io/docs/concepts/security/pod-security-standards/ (restricted, which includes
-# baseline): the checks that apply to Linux pods like ours.
-RESTRICTED_VOLUME_TYPES = {
-    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
-    "projected", "secret",
-}  # fmt: skip
-
-
-def restricted_violations(pod_sc: dict, containers: list[dict], volumes: list[dict], pod: dict):
-    """Why the Pod Security "restricted" profile would reject this pod; empty if it admits it."""
-    problems = []
-    for key in ("hostNetwork", "hostPID", "hostIPC"):
-        if pod.get(key):
-            problems.append(f"{key} is set")
-    for volume in volumes:
-        kinds = set(volume) - {"name"}
-        if not kinds <= RESTRICTED_VOLUME_TYPES:
-            problems.append(f"volume {volume['name']} is {sorted(kinds)}")
-    for c in containers:
-        sc = c.get("securityContext", {})
-        name = c.get("name", c["image"])
-
-        def effective(key, sc=sc):
-            return sc.get(key, pod_sc.get(key))
-
-        if sc.get("privileged"):
-            problems.append(f"{name}: privileged")
-        if sc.get("allowPrivilegeEscalation") is not False:
-            problems.append(f"{name}: allowPrivilegeEscalation is not false")
-        caps = sc.get("capabilities", {})
-        if "ALL" not in caps.get("drop", []):
-            problems.append(f"{name}: capabilities do not drop ALL")
-        if set(caps.get("add", [])) - {"NET_BIND_SERVICE"}:
-            problems.append(f"{name}: adds capabilities {caps['add']}")
-        if effective("runAsNonRoot") is not True:
-            problems.append(f"{name}: runAsNonRoot is not true")
-        if effective("runAsUser") == 0:
-            problems.append(f"{name}: runAsUser is 0")
-        if (effective("seccompProfile") or {}).get("type") not in ("RuntimeDefault", "Localhost"):
-            problems.append(f"{name}: seccomp profile is not RuntimeDefault or Localhost")
-    return problems
 
 
 def project_rule_violations(pod_sc: dict, container: dict):
