@@ -41,7 +41,11 @@ kfp: sync
 # `make images BASE_IMAGE=local/py:air` needs no container registry. EXTRA_CA_CERTS: a PEM bundle
 # for builds behind a TLS-intercepting proxy.
 REGISTRY ?= test-registry
-TAG ?= latest
+# Each build gets its own tag (the commit), so a node that cached an image under an older tag can
+# never run it in place of a newer one: the workflows pull only IfNotPresent. Exported, so that
+# `make test` looks for the images `make images` built.
+TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo latest)
+export REGISTRY TAG
 BASE_IMAGE ?= python:3.11-slim-bookworm
 EXTRA_CA_CERTS ?=
 KIND_CLUSTER ?= kind
@@ -53,7 +57,9 @@ DOCKER_BUILD_FLAGS ?= --network host
 STEPS_TABLE := packages/steps.tsv
 STEP_IMAGES := $(shell awk '!/^\#/ {print $$1}' $(STEPS_TABLE))
 step_field = $(shell awk -v image=$(1) '!/^\#/ && $$1 == image {print $$$(2)}' $(STEPS_TABLE))
-VINEYARD_VERSION := $(shell sed -n '/^name = "vineyard-bdist"$$/{n;s/^version = "\(.*\)"/\1/p}' uv.lock)
+# The vineyard the steps' client is (uv.lock), which vineyardd-image and deploy/vineyard.yaml's
+# images must match (tests check both).
+VINEYARD_VERSION := $(shell sed -n '/^name = "vineyard"$$/{n;s/^version = "\(.*\)"/\1/p}' uv.lock)
 
 CA_STAGE := deploy/images/.build/extra-ca-certs.pem
 
@@ -91,80 +97,117 @@ push-images:
 
 # --- cluster ---------------------------------------------------
 # From an empty machine to a finished run on kind; deploy/README.md walks through the same steps.
-# Order matters: Argo and Fluid first (their CRDs), then the NAS claim and the service account the
-# prepare-data Job uses, then vineyard, then the webhook profile, images and workflows.
+# Order matters: Argo and Fluid first (their CRDs), then the pipeline's namespace, images, the NAS
+# claim and the service account the prepare-data Job uses, then vineyard.
 ARGO_VERSION ?= v3.7.18
-# Size of a run in 10,000-row blocks; the prepare-data Job and the workflows must agree on it.
+# The one namespace of the pipeline: its claims, service account, Job, vineyard Dataset and runtime,
+# and the workflows (every command below names it; nothing in deploy/ or workflows/ does).
+NAMESPACE ?= shmpipe
+# Size of a run in 10,000-row blocks; the prepare-data Job, the vineyard quota and the workflows
+# must agree on it.
 DATA_MULTIPLIER ?= 100
+# Memory each vineyard worker holds for objects: one run's split (3.4 MiB per multiplier) with a
+# fifth spare, plus 256Mi. Fluid adds 500Mi to it for the worker pod. Raise it to run several
+# workflows at once (each holds its own split until its exit handler deletes it).
+VINEYARD_QUOTA ?= $(shell expr $(DATA_MULTIPLIER) \* 4 + 256)Mi
 # Where kind-config.yaml mounts the stand-in NAS from (fixed there: kind does not expand variables).
 NAS_HOST_DIR := /tmp/shmpipe-nas
+KUBECTL := kubectl -n $(NAMESPACE)
+# The images deploy/vineyard.yaml names (master, worker, fuse), as image:tag.
+VINEYARD_IMAGES = $(shell sed -n '/^    image: /{s/^    image: //;h;n;s/^    imageTag: //;H;x;s/\n/:/p}' \
+	deploy/vineyard.yaml | sort -u)
 
-.PHONY: cluster cluster-argo cluster-fluid cluster-nas cluster-rbac cluster-data-manifest \
-	cluster-data cluster-vineyard cluster-fluid-profile cluster-images cluster-up \
-	submit-nas submit-vineyard cluster-delete
+.PHONY: cluster cluster-argo cluster-fluid cluster-namespace cluster-nas cluster-rbac \
+	cluster-data-manifest cluster-data cluster-vineyard-manifest cluster-vineyard-images \
+	cluster-vineyard cluster-images cluster-up submit-nas submit-vineyard cluster-delete
 
 cluster:
 	# World-writable: the steps run as uid 1000, and a hostPath volume ignores fsGroup.
 	mkdir -p $(NAS_HOST_DIR) && chmod 0777 $(NAS_HOST_DIR)
 	kind create cluster --name $(KIND_CLUSTER) --config deploy/kind-config.yaml
 
+# Argo, and its settings for the init and wait containers of every workflow pod.
 cluster-argo:
 	kubectl create namespace argo --dry-run=client -o yaml | kubectl apply -f -
 	kubectl apply --server-side -n argo \
 	  -f https://github.com/argoproj/argo-workflows/releases/download/$(ARGO_VERSION)/install.yaml
+	kubectl apply -n argo -f deploy/argo-executor.yaml
 	kubectl -n argo rollout status deployment/workflow-controller --timeout=5m
 
+# Fluid with its chart's defaults, webhook profile included: the workflow's pod labels ask for the
+# required placement the default profile already provides (see deploy/README.md).
 cluster-fluid:
 	kubectl create namespace fluid-system --dry-run=client -o yaml | kubectl apply -f -
 	helm repo add fluid https://fluid-cloudnative.github.io/charts && helm repo update fluid
 	helm upgrade --install fluid fluid/fluid --namespace fluid-system --wait --timeout 10m
 
+# Fluid runs its privileged fuse and hostPath worker pods in the Dataset's namespace, and a claim
+# mounts only in its own, so the namespace's Pod Security admission cannot enforce "restricted"
+# (deploy/README.md, Security): it warns and audits, and deploy/pod-security.yaml enforces it on
+# every pod there but Fluid's.
+cluster-namespace:
+	kubectl apply -f deploy/pod-security.yaml
+	kubectl create namespace $(NAMESPACE) --dry-run=client -o yaml | kubectl apply -f -
+	kubectl label --overwrite namespace $(NAMESPACE) \
+	  pod-security.kubernetes.io/enforce=privileged \
+	  pod-security.kubernetes.io/warn=restricted \
+	  pod-security.kubernetes.io/audit=restricted \
+	  shmpipe.io/restricted-pods=enforce
+
 cluster-nas:
-	kubectl apply -f deploy/nas.yaml
-	kubectl wait --for=jsonpath='{.status.phase}'=Bound pvc/benchmark-data --timeout=2m
+	$(KUBECTL) apply -f deploy/nas.yaml
+	$(KUBECTL) wait --for=jsonpath='{.status.phase}'=Bound pvc/benchmark-data --timeout=2m
 
 cluster-rbac:
-	kubectl apply -f deploy/rbac.yaml
+	$(KUBECTL) apply -f deploy/rbac.yaml
 
-# The Job as applied: the registry, tag and multiplier of this make invocation substituted in.
+# The manifests as applied: the Job with the registry, tag and multiplier of this make invocation
+# substituted in, the runtime with the quota for the multiplier. (Commands, not sub-makes: `make
+# -n` runs a line that calls $(MAKE), and so would apply it.)
+JOB_MANIFEST = sed -e 's\#image: test-registry/prepare-data:latest\#image: $(REGISTRY)/prepare-data:$(TAG)\#' \
+	-e '/- --multiplier/{' -e 'n' -e 's/"[0-9]*"/"$(DATA_MULTIPLIER)"/' -e '}' \
+	deploy/prepare-data-job.yaml
+VINEYARD_MANIFEST = sed -e 's/^      quota: .*/      quota: $(VINEYARD_QUOTA)/' deploy/vineyard.yaml
+
 cluster-data-manifest:
-	@sed -e 's#image: test-registry/prepare-data:latest#image: $(REGISTRY)/prepare-data:$(TAG)#' \
-	  -e '/- --multiplier/{' -e 'n' -e 's/"[0-9]*"/"$(DATA_MULTIPLIER)"/' -e '}' \
-	  deploy/prepare-data-job.yaml
+	@$(JOB_MANIFEST)
 
 cluster-data:
 	# A Job's pod template cannot change; a rerun with other values replaces the Job.
-	kubectl delete job prepare-data --ignore-not-found
-	$(MAKE) --no-print-directory -s cluster-data-manifest | kubectl apply -f -
-	kubectl wait --for=condition=complete job/prepare-data --timeout=30m
-	kubectl logs job/prepare-data --tail=5
+	$(KUBECTL) delete job prepare-data --ignore-not-found
+	$(JOB_MANIFEST) | $(KUBECTL) apply -f -
+	$(KUBECTL) wait --for=condition=complete job/prepare-data --timeout=30m
+	$(KUBECTL) logs job/prepare-data --tail=5
+
+cluster-vineyard-manifest:
+	@$(VINEYARD_MANIFEST)
+
+# The vineyard images, pulled here and loaded into kind's nodes (which may not reach ghcr.io).
+cluster-vineyard-images:
+	for i in $(VINEYARD_IMAGES); do \
+	  $(DOCKER) image inspect $$i >/dev/null 2>&1 || $(DOCKER) pull $$i || exit 1; \
+	  kind load docker-image $$i --name $(KIND_CLUSTER) || exit 1; done
 
 cluster-vineyard:
-	kubectl apply -f deploy/vineyard.yaml
-	kubectl wait --for=jsonpath='{.status.phase}'=Bound dataset/vineyard --timeout=10m
-
-cluster-fluid-profile:
-	kubectl apply -f deploy/fluid-webhook-plugins.yaml
-	# The webhook reads its profile at start.
-	kubectl -n fluid-system delete pod -l control-plane=fluid-webhook
-	kubectl -n fluid-system wait --for=condition=Ready pod -l control-plane=fluid-webhook --timeout=3m
+	$(VINEYARD_MANIFEST) | $(KUBECTL) apply -f -
+	$(KUBECTL) wait --for=jsonpath='{.status.phase}'=Bound dataset/vineyard --timeout=10m
 
 cluster-images:
 	$(MAKE) --no-print-directory images load-images
 
 # Everything up to a cluster ready for `make submit-nas` / `make submit-vineyard`.
-cluster-up: cluster cluster-argo cluster-fluid cluster-images cluster-nas cluster-rbac cluster-data \
-	cluster-vineyard cluster-fluid-profile
+cluster-up: cluster cluster-argo cluster-fluid cluster-namespace cluster-images cluster-nas \
+	cluster-rbac cluster-data cluster-vineyard-images cluster-vineyard
 
 submit-nas:
-	argo submit --wait workflows/pipeline.yaml -p data_multiplier=$(DATA_MULTIPLIER) \
-	  -p registry=$(REGISTRY) -p tag=$(TAG)
-	argo get @latest
+	argo submit -n $(NAMESPACE) --wait workflows/pipeline.yaml \
+	  -p data_multiplier=$(DATA_MULTIPLIER) -p registry=$(REGISTRY) -p tag=$(TAG)
+	argo get -n $(NAMESPACE) @latest
 
 submit-vineyard:
-	argo submit --wait workflows/pipeline-with-vineyard.yaml -p data_multiplier=$(DATA_MULTIPLIER) \
-	  -p registry=$(REGISTRY) -p tag=$(TAG)
-	argo get @latest
+	argo submit -n $(NAMESPACE) --wait workflows/pipeline-with-vineyard.yaml \
+	  -p data_multiplier=$(DATA_MULTIPLIER) -p registry=$(REGISTRY) -p tag=$(TAG)
+	argo get -n $(NAMESPACE) @latest
 
 cluster-delete:
 	kind delete cluster --name $(KIND_CLUSTER)

@@ -18,6 +18,8 @@ RUN groupadd --gid 1000 shmpipe \
  && useradd --uid 1000 --gid 1000 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin shmpipe
 COPY --from=builder /opt/bdist/vineyard/bdist/vineyardd /usr/local/bin/vineyardd
 USER 1000:1000
-# The socket path is where Fluid's mount puts it in a pod: /var/run/vineyard/vineyard.sock.
+# The image's own socket, for local runs and the container tests (tests/containers). Fluid's worker
+# listens on vineyard-worker.sock instead (charts/vineyard/templates/worker/statefulset.yaml), and
+# the workflow tests start this image with that name.
 ENTRYPOINT ["vineyardd", "-meta=local", "-rpc=false", "-socket=/var/run/vineyard/vineyard.sock"]
 CMD ["-size=512Mi"]

@@ -41,6 +41,9 @@ def test_pipeline_matches_the_seed(sink, data_dir, vineyard_socket, expected_mse
     assert result["sink"] == sink and result["multiplier"] == 1
     metrics = json.loads((data_dir / "runs" / f"p-{sink}" / "metrics.json").read_text())
     assert metrics["mse"] == result["mse"]
+    # The same number alone, for Argo's output parameter: it reads back as exactly that float.
+    mse_text = (data_dir / "runs" / f"p-{sink}" / "mse").read_text()
+    assert mse_text == f"{metrics['mse']!r}\n"
     assert set(metrics["phases"]) >= {"load", "compute"}
     model = json.loads((data_dir / "runs" / f"p-{sink}" / "model.json").read_text())
     assert len(model["coef"]) == 45

@@ -1,11 +1,17 @@
-"""deploy/ pieces that must agree with each other: the kind nodes' NAS mount and the PV, the claim
-and the PV, RBAC and the service account, the webhook profile, and the Job as `make` applies it."""
+"""deploy/ pieces that must agree with each other and with what they run on: the kind nodes' NAS
+mount and the PV, the claim and the PV, RBAC and the service account, the Job and the vineyard
+runtime as `make` applies them, one namespace named only by make, per-build image tags, the
+vineyard images and the client's version, the vineyard quota and the run size."""
 
+import os
+import re
 import subprocess
+import tomllib
 
 import kubernetes_validate
+import pytest
 import yaml
-from argo_model import DEPLOY, K8S_VERSION, ROOT, load, load_all
+from argo_model import DEPLOY, K8S_VERSION, ROOT, WORKFLOWS, load, load_all
 
 
 def _by_kind(name):
@@ -56,26 +62,18 @@ def test_rbac_grants_the_executor_only_workflowtaskresults():
         "kind": "Role",
         "name": role["metadata"]["name"],
     }
-    assert binding["subjects"] == [
-        {
-            "kind": "ServiceAccount",
-            "name": account["metadata"]["name"],
-            "namespace": account["metadata"]["namespace"],
-        }
-    ]
+    # No namespace: it is the binding's own (see the comment in rbac.yaml).
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"]}]
 
 
-def test_webhook_profile_prefers_fuse_nodes():
-    cm = _by_kind("fluid-webhook-plugins.yaml")["ConfigMap"]
-    assert (cm["metadata"]["name"], cm["metadata"]["namespace"]) == (
-        "webhook-plugins",
-        "fluid-system",
-    )
-    profile = yaml.safe_load(cm["data"]["pluginsProfile"])
-    assert "NodeAffinityWithCache" in profile["plugins"]["serverful"]["withDataset"]
-    (config,) = [c for c in profile["pluginConfig"] if c["name"] == "NodeAffinityWithCache"]
-    args = yaml.safe_load(config["args"])
-    assert args["preferred"] == [{"name": "fluid.io/fuse", "weight": 100}]
+def test_deploy_leaves_fluids_webhook_profile_to_the_chart():
+    """Placement next to a vineyard worker comes from the pods' labels and the chart's default
+    profile (`required: [fluid.io/node]`), so nothing replaces Fluid's webhook-plugins ConfigMap,
+    which would drop the chart's other plugins with it."""
+    for path in DEPLOY.glob("*.yaml"):
+        for document in load_all(path):
+            assert document.get("metadata", {}).get("name") != "webhook-plugins", path.name
+    assert "webhook-plugins" not in (ROOT / "Makefile").read_text()
 
 
 def test_the_job_make_applies_carries_the_make_variables():
@@ -111,3 +109,176 @@ def test_makefile_and_workflows_default_to_the_jobs_multiplier():
         params = load(ROOT / "workflows" / name)["spec"]["arguments"]["parameters"]
         (default,) = [p["value"] for p in params if p["name"] == "data_multiplier"]
         assert default == prepared, name
+
+
+# --- one namespace, named only by make ------------------------------------------------------
+
+
+def _make(*args, env=None) -> str:
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-s", *args], cwd=ROOT, capture_output=True, text=True,
+        env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_no_manifest_names_a_namespace():
+    """`argo submit` and `kubectl apply` use the namespace they are given (make gives NAMESPACE);
+    a namespace written into a manifest would send that object elsewhere."""
+    documents = [(p.name, d) for p in DEPLOY.glob("*.yaml") for d in load_all(p)]
+    documents += [(p.name, load(p)) for p in WORKFLOWS.values()]
+    named = [f"{name}: {d['kind']}" for name, d in documents
+             if "namespace" in d.get("metadata", {})]  # fmt: skip
+    assert not named, named
+
+
+def test_every_cluster_command_names_the_pipelines_namespace():
+    """Every kubectl and argo command that make runs on the pipeline's objects names NAMESPACE;
+    Argo's own settings go to Argo's namespace."""
+    targets = ["cluster-namespace", "cluster-nas", "cluster-rbac", "cluster-data",
+               "cluster-vineyard", "submit-nas", "submit-vineyard"]  # fmt: skip
+    commands = _make("-n", *targets, "NAMESPACE=ns-under-test").splitlines()
+    commands = [c for c in commands if re.match(r"\s*(kubectl|argo) ", c.split("|")[-1])]
+    assert len(commands) >= 10, commands
+    cluster_scoped = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+    for command in commands:
+        applied = re.fullmatch(r"kubectl apply -f deploy/(\S+)", command.strip())
+        if applied and {d["kind"] for d in load_all(DEPLOY / applied[1])} <= cluster_scoped:
+            continue
+        assert re.search(r"(-n |namespace )ns-under-test\b", command), command
+    argo = _make("-n", "cluster-argo")
+    assert "kubectl apply -n argo -f deploy/argo-executor.yaml" in argo
+
+
+def test_deploy_readme_names_the_namespace_in_every_command():
+    text = (DEPLOY / "README.md").read_text()
+    blocks = re.findall(r"```shell\n(.*?)```", text, re.S)
+    lines = [line for block in blocks for line in block.replace("\\\n", " ").splitlines()]
+    commands = [line for line in lines if re.match(r"\s*(kubectl|argo) ", line)]
+    assert commands
+    unnamed = [c for c in commands if not re.search(r"(-n|--namespace) \S+|namespace \S+", c)]
+    # Cluster-wide objects need none: the namespaces themselves, the Pod Security policy.
+    unnamed = [c for c in unnamed if not re.search(r"\b(create|label\b.*) namespace\b", c)]
+    unnamed = [c for c in unnamed if c.strip() != "kubectl apply -f deploy/pod-security.yaml"]
+    assert not unnamed, unnamed
+
+
+# --- images: a tag per build, vineyard's matching the client ---------------------------------
+
+
+def test_images_are_tagged_per_build_and_the_workflows_require_the_tag():
+    env = {k: v for k, v in os.environ.items() if k != "TAG"}
+    revision = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    assert revision, "not a git checkout"
+    tags = set(re.findall(r"-t \S+/[a-z-]+:(\S+)", _make("-n", "images", env=env)))
+    assert tags == {revision}
+    for path in WORKFLOWS.values():
+        params = load(path)["spec"]["arguments"]["parameters"]
+        (tag,) = [p for p in params if p["name"] == "tag"]
+        assert "value" not in tag, f"{path.name}: a default tag would be cached under one name"
+
+
+def _locked_version(name: str) -> str:
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    (version,) = [p["version"] for p in lock["package"] if p["name"] == name]
+    return version
+
+
+def test_vineyard_images_are_the_clients_version():
+    """Fluid's default vineyardd and fuse are v0.22.2 (pkg/common/vineyard.go); the runtime pins
+    the images of the vineyard the steps' client is, as v6d tags its releases (vineyardd
+    `alpine-v<version>`, vineyard-fluid-fuse `v<version>`)."""
+    version = _locked_version("vineyard")
+    assert _locked_version("vineyard-bdist") == version
+    runtime = _by_kind("vineyard.yaml")["VineyardRuntime"]["spec"]
+    parts = {k: v for k, v in runtime.items() if isinstance(v, dict) and "image" in v}
+    images = {k: (v["image"], v["imageTag"]) for k, v in parts.items()}
+    assert images == {
+        "master": ("ghcr.io/v6d-io/v6d/vineyardd", f"alpine-v{version}"),
+        "worker": ("ghcr.io/v6d-io/v6d/vineyardd", f"alpine-v{version}"),
+        "fuse": ("ghcr.io/v6d-io/v6d/vineyard-fluid-fuse", f"v{version}"),
+    }
+    # make loads exactly these into kind, and builds its own vineyardd from the same version.
+    loads = _make("-n", "cluster-vineyard-images")
+    assert f"ghcr.io/v6d-io/v6d/vineyardd:alpine-v{version}" in loads
+    assert f"ghcr.io/v6d-io/v6d/vineyard-fluid-fuse:v{version}" in loads
+    assert f"VINEYARD_VERSION={version}" in _make("-n", "vineyardd-image")
+
+
+# --- vineyard memory sized from the run ------------------------------------------------------
+
+MI = 2**20
+# Fluid sets a worker pod's memory request and limit to the quota + 500Mi
+# (pkg/ddc/vineyard/transform_resources.go, transformResourcesForWorker).
+FLUID_WORKER_OVERHEAD_MI = 500
+
+
+def _quota_mi(multiplier: int) -> int:
+    (runtime,) = [
+        d for d in yaml.safe_load_all(_make("cluster-vineyard-manifest",
+                                             f"DATA_MULTIPLIER={multiplier}"))
+        if d and d["kind"] == "VineyardRuntime"
+    ]  # fmt: skip
+    (level,) = runtime["spec"]["tieredstore"]["levels"]
+    assert level["quota"].endswith("Mi"), level
+    return int(level["quota"][:-2])
+
+
+@pytest.fixture(scope="module")
+def split_bytes_per_multiplier(tmp_path_factory):
+    """The bytes of one run's split at multiplier 1, as preprocess writes it."""
+    from tests.support.processes import run_cli
+
+    data_dir = tmp_path_factory.mktemp("split")
+    run_cli("prepare-data", "--multiplier", 1, "--data-dir", data_dir)
+    run_cli("preprocess", "--sink", "nas", "--multiplier", 1, "--data-dir", data_dir,
+            "--run-id", "size")  # fmt: skip
+    return sum(p.stat().st_size for p in (data_dir / "runs" / "size" / "splits").iterdir())
+
+
+@pytest.mark.parametrize("multiplier", [1, 100, 2000])
+def test_vineyard_quota_holds_one_runs_split_without_waste(multiplier, split_bytes_per_multiplier):
+    split_mi = split_bytes_per_multiplier * multiplier / MI
+    quota = _quota_mi(multiplier)
+    assert quota >= 1.15 * split_mi + 128, (quota, split_mi)
+    assert quota <= 1.5 * split_mi + 512, (quota, split_mi)
+
+
+def test_the_applied_quota_is_the_files_for_the_default_multiplier():
+    (runtime,) = [d for d in load_all(DEPLOY / "vineyard.yaml") if d["kind"] == "VineyardRuntime"]
+    (level,) = runtime["spec"]["tieredstore"]["levels"]
+    default = re.search(r"^DATA_MULTIPLIER \?= (\d+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert level["quota"] == f"{_quota_mi(int(default.group(1)))}Mi"
+
+
+def test_deploy_readme_states_the_worker_memory_make_gives():
+    """deploy/README.md's table of vineyard memory per run size is what make applies."""
+    text = (DEPLOY / "README.md").read_text()
+    for multiplier in (100, 2000):
+        quota = _quota_mi(multiplier)
+        row = re.search(rf"^\| {multiplier} \| ([0-9]+)Mi \| ([0-9]+)Mi \|", text, re.M)
+        assert row, f"deploy/README.md has no row for M={multiplier}"
+        assert (int(row.group(1)), int(row.group(2))) == (quota, quota + FLUID_WORKER_OVERHEAD_MI)
+
+
+# --- facts in comments ------------------------------------------------------------------------
+
+
+def test_no_comment_gives_fluids_socket_a_wrong_name():
+    """Fluid's worker socket is vineyard-worker.sock (charts/vineyard/templates/worker/
+    statefulset.yaml), vineyard-local.sock when the fuse runs its own vineyardd (v6d
+    docker/vineyard-fluid-fuse/entrypoint.sh); never vineyard.sock."""
+    files = [*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*Dockerfile"), *DEPLOY.rglob("*.md"),
+             *WORKFLOWS.values()]  # fmt: skip
+    wrong = []
+    for path in files:
+        lines = path.read_text().splitlines()
+        for i in range(len(lines)):
+            window = " ".join(lines[max(0, i - 1) : i + 2])
+            prose = path.suffix == ".md" or lines[i].lstrip().startswith("#")
+            if prose and "Fluid" in window and re.search(r"\bvineyard\.sock\b", lines[i]):
+                wrong.append(f"{path.relative_to(ROOT)}:{i + 1}: {lines[i].strip()}")
+    assert not wrong, wrong

@@ -16,7 +16,9 @@ import yaml
 from argo_model import DEPLOY, K8S_VERSION, WORKFLOWS, load, load_all
 
 ARGO_VERSIONS = ["v3.7.18", "v4.1.2"]
-CORE_MANIFESTS = ["nas.yaml", "rbac.yaml", "prepare-data-job.yaml", "fluid-webhook-plugins.yaml"]
+CORE_MANIFESTS = [
+    "nas.yaml", "rbac.yaml", "prepare-data-job.yaml", "argo-executor.yaml", "pod-security.yaml",
+]  # fmt: skip
 FLUID_CRDS = {
     "Dataset": "fluid-data.fluid.io_datasets.yaml",
     "VineyardRuntime": "fluid-data.fluid.io_vineyardruntimes.yaml",
@@ -47,10 +49,30 @@ def close_objects(node):
 _validators: dict = {}
 
 
+def partial_template_defaults(definitions: dict) -> None:
+    """templateDefaults is a partial template that Argo merges into each template
+    (workflow/controller/operator.go, mergedTemplateDefaultsInto), and a container template may
+    leave its image to it (workflow/validate/validate.go: "container.image may not be empty"
+    only when templateDefaults gives none). The published schema types it as a whole Template,
+    whose container requires an image; here its container requires nothing."""
+    template = "io.argoproj.workflow.v1alpha1.Template"
+    container = copy.deepcopy(definitions["io.k8s.api.core.v1.Container"])
+    container.pop("required", None)
+    defaults = copy.deepcopy(definitions[template])
+    defaults["properties"]["container"] = {"$ref": "#/definitions/shmpipe.DefaultContainer"}
+    definitions["shmpipe.DefaultContainer"] = container
+    definitions["shmpipe.TemplateDefaults"] = defaults
+    spec = definitions["io.argoproj.workflow.v1alpha1.WorkflowSpec"]["properties"]
+    assert spec["templateDefaults"]["$ref"] == f"#/definitions/{template}"
+    spec["templateDefaults"] = {"$ref": "#/definitions/shmpipe.TemplateDefaults"}
+
+
 def argo_validator(schema_dir, version):
     if version not in _validators:
         with open(schema_dir / f"argo-workflows-{version}.schema.json") as f:
-            schema = close_objects(json.load(f))
+            schema = json.load(f)
+        partial_template_defaults(schema["definitions"])
+        close_objects(schema)
         # Validate against the Workflow definition itself: the top-level oneOf over all Argo kinds
         # only reports "not valid under any", hiding which field is wrong.
         root = {
@@ -94,13 +116,14 @@ def test_workflow_is_valid_under_the_closed_argo_schema(schema_dir, version, var
 MISSPELLINGS = [
     ("spec", "serviceAccountName", "serviceAcountName"),
     ("spec.securityContext", "runAsNonRoot", "runAsNonroot"),
-    ("spec.templates.1.container", "imagePullPolicy", "imagePulPolicy"),
+    ("spec.templateDefaults.container", "imagePullPolicy", "imagePulPolicy"),
     (
-        "spec.templates.1.container.securityContext",
+        "spec.templateDefaults.container.securityContext",
         "readOnlyRootFilesystem",
         "readOnlyRootFilesytem",
     ),
-    ("spec.templates.1.container.volumeMounts.0", "mountPath", "mountpath"),
+    ("spec.templateDefaults.container.volumeMounts.0", "mountPath", "mountpath"),
+    ("spec.templates.1.container", "command", "commnd"),
     ("spec.templates.0.dag.tasks.1", "dependencies", "dependancies"),
     ("spec.templates.3.outputs.parameters.0.valueFrom", "path", "paht"),
 ]
@@ -124,10 +147,20 @@ def test_a_misspelled_workflow_field_fails(schema_dir, version, where, old, new)
 
 
 @pytest.mark.parametrize("version", ARGO_VERSIONS)
+def test_template_defaults_still_need_each_template_to_have_an_image(schema_dir, version):
+    """Relaxing templateDefaults must not relax the templates: with no default image, a container
+    template without one is still an error."""
+    document = load(WORKFLOWS["nas"])
+    del document["spec"]["templates"][1]["container"]["image"]
+    errors = errors_of(argo_validator(schema_dir, version), document)
+    assert any("'image' is a required property" in e for e in errors), errors
+
+
+@pytest.mark.parametrize("version", ARGO_VERSIONS)
 def test_a_mistyped_quantity_fails(schema_dir, version):
     # YAML reads `cpu: 2` as an integer; Kubernetes wants the string "2".
     document = load(WORKFLOWS["nas"])
-    document["spec"]["templates"][1]["container"]["resources"]["limits"]["cpu"] = 2
+    document["spec"]["templateDefaults"]["container"]["resources"]["limits"]["cpu"] = 2
     assert errors_of(argo_validator(schema_dir, version), document)
 
 
@@ -183,3 +216,25 @@ def test_a_misspelled_fluid_field_fails(schema_dir):
     level["mediumType"] = level.pop("mediumtype")  # the CRD spells it all lower case
     errors = errors_of(fluid_validator(schema_dir, "VineyardRuntime"), runtime)
     assert any("'mediumType'" in e for e in errors), errors
+
+
+def test_argo_executor_settings_are_a_strictly_valid_container():
+    """The controller parses the `executor` text strictly into a Kubernetes Container
+    (config/controller.go, parseConfigMap: yaml.UnmarshalStrict), so a misspelled field there
+    stops it; check it as that Container, in a pod, strictly."""
+    from argo_model import executor_settings
+
+    (configmap,) = load_all(DEPLOY / "argo-executor.yaml")
+    assert configmap["metadata"] == {"name": "workflow-controller-configmap"}
+    assert set(configmap["data"]) == {"executor"}
+    settings = executor_settings()
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "wait"},
+        "spec": {"containers": [{"name": "wait", "image": "argoexec", **settings}]},
+    }
+    kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
+    settings["securityContext"]["allowPrivilegeEscalaton"] = False
+    with pytest.raises(kubernetes_validate.ValidationError, match="allowPrivilegeEscalaton"):
+        kubernetes_validate.validate(pod, K8S_VERSION, strict=True)

@@ -1,19 +1,26 @@
 """Runs both workflows' pods as Docker containers of the built images.
 
 This is a test harness, not a workflow engine. It reads a workflow file, renders each pod with
-`argo_model` (which rejects anything beyond what our two workflows use), and runs the DAG's tasks
-one after another in dependency order, then the onExit handler, each as a container with the pod's
-image, command, args, env, user, read-only root filesystem, dropped capabilities and limits.
-Volumes are host directories: `benchmark-data` is the stand-in NAS, `vineyard` a directory with
-`vineyard-config.yaml` and the socket of a vineyardd container, as Fluid's mount gives a pod. It
-does not retry, schedule, time out steps or run tasks in parallel; Argo does that in the cluster.
+`argo_model` (templateDefaults merged, tags substituted; it rejects anything beyond what our two
+workflows use), places each pod on a node as Fluid's webhook and the scheduler would
+(`fluid_model`), and runs the DAG's tasks one after another in dependency order, then the onExit
+handler whatever happened, each as a container with the pod's image, command, args, env, user,
+read-only root filesystem, dropped capabilities and limits. Output parameters are read from the
+volume as Argo's wait container reads them, and the workflow's outputs are what Argo would promote.
+
+Volumes are host directories. `benchmark-data` is the stand-in NAS. The vineyard claim is, per
+node, the directory Fluid's mount gives a pod there, read-only: vineyard-config.yaml naming
+`vineyard-worker.sock`, and that socket only on the two nodes (of three) that run a vineyard
+worker, each a vineyardd container. It does not run Argo's init and wait containers (their image
+is not here; `test_workflow_semantics` checks them), retry, time out steps or run tasks in
+parallel; Argo does that in the cluster.
 
 Needs Docker and the images (`make images vineyardd-image`): skipped without them, an error in CI.
 """
 
+import copy
 import json
 import os
-import re
 import subprocess
 import threading
 import time
@@ -23,7 +30,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from argo_model import ROOT, WORKFLOWS, dag_template, load, pods
+from argo_model import ROOT, WORKFLOWS, Pod, load, output_parameters, pods, workflow_outputs
+from fluid_model import (
+    CONFIG_NAME,
+    NODES,
+    SOCKET_NAME,
+    Runtime,
+    config_text,
+    deployed_runtime,
+    schedule,
+    webhook_affinity,
+)
 
 from tests.support.steps_table import REGISTRY, TAG, image
 
@@ -32,8 +49,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 VINEYARDD_IMAGE = image("vineyardd")
 # The smallest table (10,000 rows): the harness checks wiring, not speed.
 MULTIPLIER = "1"
-# jsonpath(tasks['T'].outputs.parameters.P, '$.KEY'): the one expression form the DAG outputs use.
-JSONPATH = re.compile(r"^jsonpath\(tasks\['([^']+)'\]\.outputs\.parameters\.(\w+), '\$\.(\w+)'\)$")
 
 
 # --- Kubernetes quantities to Docker limits -------------------------------------------------
@@ -54,53 +69,75 @@ def nano_cpus(quantity: str) -> int:
     return int(float(quantity) * 1_000_000_000)
 
 
-# --- the harness ----------------------------------------------------------------------------
+# --- the cluster: NAS, nodes, Fluid's mount per node ----------------------------------------
 
 
 @dataclass
-class Volumes:
-    """Host directories standing in for the workflow's claims."""
+class Cluster:
+    """Host directories standing in for the claims, and where Fluid's runtime runs."""
 
     nas: Path
-    vineyard: Path | None = None
+    runtime: Runtime | None = None
+    fuse_dirs: dict = field(default_factory=dict)  # node -> what the vineyard claim shows there
 
-    def binds(self, pod) -> dict:
+    def place(self, pod) -> str:
+        """The node the pod runs on: Fluid's webhook adds its affinity, the scheduler picks."""
+        if self.runtime is None:
+            return NODES[0]
+        claims = [v["persistentVolumeClaim"]["claimName"] for v in pod.volumes]
+        return schedule(webhook_affinity(pod.labels, claims, self.runtime), self.runtime)
+
+    def binds(self, pod, node: str) -> dict:
         claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod.volumes}
-        host = {"benchmark-data": self.nas, "vineyard": self.vineyard}
         binds = {}
         for mount in pod.container.get("volumeMounts", []):
             claim = claims[mount["name"]]
-            if host.get(claim) is None:
+            if claim == "benchmark-data":
+                binds[str(self.nas)] = {"bind": mount["mountPath"], "mode": "rw"}
+            elif self.runtime is not None and claim == self.runtime.dataset:
+                # A Dataset's claim is ReadOnlyMany unless it says otherwise
+                # (pkg/utils/dataset.go, GetAccessModesOfDatasetWithContext), and Fluid's CSI
+                # plugin bind-mounts such a volume `-o ro` (pkg/csi/plugins/nodeserver.go).
+                binds[str(self.fuse_dirs[node])] = {"bind": mount["mountPath"], "mode": "ro"}
+            else:
                 raise AssertionError(f"{pod.task}: no host directory for claim {claim}")
-            binds[str(host[claim])] = {"bind": mount["mountPath"], "mode": "rw"}
         return binds
 
-    def host_path(self, pod, path: str) -> Path:
-        """Where a path inside the pod's container lies on the host."""
-        for host, bind in self.binds(pod).items():
-            prefix = bind["bind"].rstrip("/") + "/"
-            if path.startswith(prefix):
-                return Path(host) / path[len(prefix) :]
-        raise AssertionError(f"{pod.task}: {path} is on no volume, so it is lost at exit")
+    def reader(self, node: str):
+        """Reads a file a pod on `node` wrote on one of its volumes, as Argo's wait container
+        does through its /mainctrfs mounts."""
+
+        def read(pod, path: str) -> str:
+            for host, bind in self.binds(pod, node).items():
+                prefix = bind["bind"].rstrip("/") + "/"
+                if path.startswith(prefix):
+                    return (Path(host) / path[len(prefix) :]).read_text()
+            # The root filesystem is read-only, so the step cannot have written it anywhere else.
+            raise AssertionError(f"{pod.task}: {path} is on no volume")
+
+        return read
 
 
 @dataclass
 class Run:
     name: str
+    nodes: dict = field(default_factory=dict)  # task -> node
     exit_codes: dict = field(default_factory=dict)
     logs: dict = field(default_factory=dict)
-    outputs: dict = field(default_factory=dict)  # task -> {parameter: value}
+    outputs: dict = field(default_factory=dict)  # task -> output parameters
     workflow_outputs: dict = field(default_factory=dict)
     before_exit: dict = field(default_factory=dict)  # what a test saw between the DAG and onExit
 
     def report(self) -> str:
         return "\n".join(
-            f"--- {t} (exit {c})\n{self.logs[t][-3000:]}" for t, c in self.exit_codes.items()
+            f"--- {t} on {self.nodes[t]} (exit {c})\n{self.logs[t][-3000:]}"
+            for t, c in self.exit_codes.items()
         )
 
 
-def run_container(client, pod, volumes: Volumes, name: str) -> tuple[int, str]:
-    """Run one pod's container to completion, as the kubelet would with its security context."""
+def run_container(client, pod, binds: dict, name: str) -> tuple[int, str]:
+    """Run one pod's main container to completion, as the kubelet would with its security
+    context."""
     c = pod.container
     sc = {**pod.security_context, **c.get("securityContext", {})}
     limits = c["resources"]["limits"]
@@ -117,7 +154,7 @@ def run_container(client, pod, volumes: Volumes, name: str) -> tuple[int, str]:
         security_opt=["no-new-privileges"] if sc.get("allowPrivilegeEscalation") is False else [],
         mem_limit=memory_bytes(limits["memory"]),
         nano_cpus=nano_cpus(limits["cpu"]),
-        volumes=volumes.binds(pod),
+        volumes=binds,
         # The steps talk to vineyard over its UNIX socket only; nothing else needs a network.
         network_mode="none",
         labels={"shmpipe.test": "run-under-docker"},
@@ -130,36 +167,39 @@ def run_container(client, pod, volumes: Volumes, name: str) -> tuple[int, str]:
         container.remove(force=True)
 
 
-def run_workflow(client, wf: dict, name: str, volumes: Volumes, on_dag_done=None) -> Run:
+def run_pod(client, cluster: Cluster, pod, run: Run, name: str) -> int:
+    node = cluster.place(pod)
+    code, logs = run_container(client, pod, cluster.binds(pod, node), name)
+    run.nodes[pod.task], run.exit_codes[pod.task], run.logs[pod.task] = node, code, logs
+    if code == 0:
+        run.outputs[pod.task] = output_parameters(pod, cluster.reader(node))
+    return code
+
+
+def run_workflow(
+    client, wf: dict, name: str, cluster: Cluster, on_dag_done=None, multiplier=MULTIPLIER
+) -> Run:
     """The DAG's tasks in order (stopping at the first failure, as a DAG would with nothing left
-    to run), then onExit whatever happened. Output parameters are read from their volume."""
-    overrides = {"data_multiplier": MULTIPLIER, "registry": REGISTRY, "tag": TAG}
+    to run), then onExit: Argo runs the exit handler whether the DAG succeeded or failed
+    (workflow/controller/operator.go, operate: onExit runs once the workflow's main node is
+    fulfilled, whatever its phase)."""
+    overrides = {"data_multiplier": multiplier, "registry": REGISTRY, "tag": TAG}
     run = Run(name)
     all_pods = pods(wf, name, overrides)
     dag_pods, exit_pods = all_pods[:-1], all_pods[-1:]
     assert [p.task for p in exit_pods] == ["onExit"]
     for pod in dag_pods:
-        code, logs = run_container(client, pod, volumes, f"{name}-{pod.task}")
-        run.exit_codes[pod.task], run.logs[pod.task] = code, logs
-        if code != 0:
+        if run_pod(client, cluster, pod, run, f"{name}-{pod.task}") != 0:
             break
-        outputs = pod.template.get("outputs", {}).get("parameters", [])
-        run.outputs[pod.task] = {
-            p["name"]: volumes.host_path(pod, p["valueFrom"]["path"]).read_text() for p in outputs
-        }
-    else:
-        for p in dag_template(wf).get("outputs", {}).get("parameters", []):
-            task, parameter, key = JSONPATH.match(p["valueFrom"]["expression"]).groups()
-            run.workflow_outputs[p["name"]] = json.loads(run.outputs[task][parameter])[key]
+    run.workflow_outputs = workflow_outputs(run.outputs)
     if on_dag_done:
         on_dag_done(run)
     (exit_pod,) = exit_pods
-    code, logs = run_container(client, exit_pod, volumes, f"{name}-exit")
-    run.exit_codes["onExit"], run.logs["onExit"] = code, logs
+    run_pod(client, cluster, exit_pod, run, f"{name}-exit")
     return run
 
 
-# --- fixtures: the NAS with its raw table, a vineyardd ---------------------------------------
+# --- fixtures: the NAS with its raw table, Fluid's vineyard ----------------------------------
 
 
 def _world_writable_dir(path: Path) -> Path:
@@ -173,8 +213,6 @@ def _world_writable_dir(path: Path) -> Path:
 def nas(docker_client, tmp_path_factory):
     """The NAS, with the raw table written by the prepare-data Job exactly as `make cluster-data`
     would apply it."""
-    from argo_model import Pod
-
     root = _world_writable_dir(tmp_path_factory.mktemp("nas"))
     manifest = subprocess.run(
         ["make", "--no-print-directory", "-s", "cluster-data-manifest", f"REGISTRY={REGISTRY}",
@@ -186,36 +224,73 @@ def nas(docker_client, tmp_path_factory):
     (container,) = spec["containers"]
     pod = Pod("prepare-data", {"container": container}, {}, spec["volumes"],
               spec["securityContext"], spec["serviceAccountName"])  # fmt: skip
-    code, logs = run_container(docker_client, pod, Volumes(root), f"shmpipe-prepare-{os.getpid()}")
+    binds = Cluster(root).binds(pod, NODES[0])
+    code, logs = run_container(docker_client, pod, binds, f"shmpipe-prepare-{os.getpid()}")
     assert code == 0, logs
     assert (root / "raw" / f"housing-m{MULTIPLIER}.arrow").exists(), logs
     return root
 
 
-@pytest.fixture(scope="module")
-def vineyard(docker_client, tmp_path_factory):
-    """A vineyardd container and the directory Fluid's mount would give a pod: the config file and
-    the socket it names, relative to the file."""
-    directory = _world_writable_dir(tmp_path_factory.mktemp("vineyard"))
-    (directory / "vineyard-config.yaml").write_text("Vineyard:\n  IPCSocket: vineyard.sock\n")
-    container = docker_client.containers.run(
+def _start_worker(client, node: str, worker_dir: Path):
+    """A vineyard worker as Fluid's chart runs it: its socket `vineyard-worker.sock` in the
+    directory it shares with the node (charts/vineyard/templates/worker/statefulset.yaml)."""
+    container = client.containers.run(
         VINEYARDD_IMAGE,
-        name=f"shmpipe-vineyardd-{os.getpid()}",
-        volumes={str(directory): {"bind": "/var/run/vineyard", "mode": "rw"}},
+        entrypoint=[
+            "vineyardd",
+            "-meta=local",
+            "-rpc=false",
+            "-size=512Mi",
+            f"-socket=/var/run/vineyard/{SOCKET_NAME}",
+        ],  # fmt: skip
+        name=f"shmpipe-vineyardd-{node}-{os.getpid()}",
+        volumes={str(worker_dir): {"bind": "/var/run/vineyard", "mode": "rw"}},
         network_mode="none",
         labels={"shmpipe.test": "run-under-docker"},
         detach=True,
     )
+    return container
+
+
+@dataclass
+class Fluid:
+    runtime: Runtime
+    fuse_dirs: dict  # node -> what the vineyard claim shows a pod there
+
+    def cluster(self, nas: Path) -> Cluster:
+        return Cluster(nas, self.runtime, self.fuse_dirs)
+
+
+@pytest.fixture(scope="module")
+def fluid(docker_client, tmp_path_factory):
+    """deploy/vineyard.yaml's runtime on three nodes: a worker on two of them, and on every node
+    the directory the claim shows a pod there. v6d's fuse writes vineyard-config.yaml into it and
+    hard-links the worker's socket into it when the node runs one (docker/vineyard-fluid-fuse/
+    entrypoint.sh); the mount is a subdirectory of the worker's (pkg/ddc/vineyard/utils.go,
+    getMountPoint: `.../<namespace>/<name>/vineyard-fuse`)."""
+    runtime = deployed_runtime()
+    root = tmp_path_factory.mktemp("fluid")
+    fuse_dirs, workers = {}, []
     try:
+        for node in NODES:
+            worker_dir = _world_writable_dir(root / node)
+            fuse_dirs[node] = _world_writable_dir(worker_dir / "vineyard-fuse")
+            (fuse_dirs[node] / CONFIG_NAME).write_text(config_text())
+            if runtime.has_socket(node):
+                workers.append((node, _start_worker(docker_client, node, worker_dir)))
         deadline = time.monotonic() + 60
-        while not (directory / "vineyard.sock").exists():
-            container.reload()
-            if container.status == "exited" or time.monotonic() > deadline:
-                pytest.fail(f"vineyardd did not start:\n{container.logs().decode()}")
-            time.sleep(0.2)
-        yield directory
+        for node, container in workers:
+            socket = root / node / SOCKET_NAME
+            while not socket.exists():
+                container.reload()
+                if container.status == "exited" or time.monotonic() > deadline:
+                    pytest.fail(f"vineyardd on {node} did not start:\n{container.logs().decode()}")
+                time.sleep(0.2)
+            os.link(socket, fuse_dirs[node] / SOCKET_NAME)
+        yield Fluid(runtime, fuse_dirs)
     finally:
-        container.remove(force=True)
+        for _, container in workers:
+            container.remove(force=True)
 
 
 def vineyard_names(client, vineyard_dir: Path, run_id: str) -> list[str]:
@@ -232,7 +307,7 @@ def vineyard_names(client, vineyard_dir: Path, run_id: str) -> list[str]:
         entrypoint=["/app/bin/python", "-c", script, run_id],
         user="1000:1000",
         read_only=True,
-        volumes={str(vineyard_dir): {"bind": "/var/run/vineyard", "mode": "rw"}},
+        volumes={str(vineyard_dir): {"bind": "/var/run/vineyard", "mode": "ro"}},
         network_mode="none",
         remove=True,
     )
@@ -249,7 +324,7 @@ def nas_run(docker_client, nas):
 
     wf = load(WORKFLOWS["nas"])
     name = f"machine-learning-pipeline-{os.getpid()}"
-    return run_workflow(docker_client, wf, name, Volumes(nas), on_dag_done=record)
+    return run_workflow(docker_client, wf, name, Cluster(nas), on_dag_done=record)
 
 
 def _split_files(nas: Path, run_id: str) -> list[str]:
@@ -257,9 +332,12 @@ def _split_files(nas: Path, run_id: str) -> list[str]:
     return sorted(p.name for p in splits.iterdir()) if splits.exists() else []
 
 
+def _metrics_mse(nas: Path, run_id: str) -> float:
+    return json.loads((nas / "runs" / run_id / "metrics.json").read_text())["mse"]
+
+
 def test_nas_workflow_succeeds_and_cleans_up(nas_run, nas):
     assert set(nas_run.exit_codes.values()) == {0}, nas_run.report()
-    assert isinstance(nas_run.workflow_outputs["mse"], float)
     assert nas_run.before_exit["splits"], "the DAG left no split on the NAS"
     # onExit removed the split and kept the model and the metrics.
     assert _split_files(nas, nas_run.name) == []
@@ -267,30 +345,76 @@ def test_nas_workflow_succeeds_and_cleans_up(nas_run, nas):
         assert (nas / "runs" / nas_run.name / kept).exists(), kept
 
 
-def test_vineyard_workflows_run_concurrently_to_the_nas_mse(docker_client, nas, vineyard, nas_run):
-    """Two vineyard runs at once against one vineyardd, with different names: both succeed, both
-    give the NAS run's MSE, and each one's onExit removes its own objects and only those."""
+def test_argo_get_prints_the_mse_in_full_precision(nas_run, nas):
+    """The workflow's outputs (what `argo get` prints) hold the MSE as the text of the very float
+    evaluate computed: no digit lost on the way."""
+    assert "mse" in nas_run.workflow_outputs, (
+        f"no `mse` among the workflow's outputs {nas_run.workflow_outputs}: only a pod's "
+        "globalName outputs reach them"
+    )
+    assert nas_run.workflow_outputs["mse"] == repr(_metrics_mse(nas, nas_run.name))
+
+
+def test_on_exit_runs_after_a_failed_step(docker_client, nas):
+    """A DAG that fails (no raw table for this multiplier) still runs its exit handler."""
+    wf = load(WORKFLOWS["nas"])
+    name = f"machine-learning-pipeline-fails-{os.getpid()}"
+    run = run_workflow(docker_client, wf, name, Cluster(nas), multiplier="7")
+    assert run.exit_codes["preprocess-data"] != 0, run.report()
+    assert "train-data" not in run.exit_codes
+    assert run.exit_codes["onExit"] == 0, run.report()
+    assert run.workflow_outputs == {}
+
+
+def test_vineyard_workflows_run_concurrently_to_the_nas_mse(docker_client, nas, fluid, nas_run):
+    """Two vineyard runs at once, with different names: both succeed on nodes that run a vineyard
+    worker, both give the NAS run's MSE exactly, and each one's onExit removes its own objects and
+    only those."""
     wf = load(WORKFLOWS["vineyard"])
     names = [f"machine-learning-pipeline-with-vineyard-{os.getpid()}-{i}" for i in (1, 2)]
     both_dags_done = threading.Barrier(2, timeout=600)
+    cluster = fluid.cluster(nas)
 
     def observe(run):
         # What vineyard holds for this run once its DAG is done, before its own onExit. Waiting
         # for the other run keeps both runs' objects in vineyard at the same time.
-        run.before_exit["names"] = vineyard_names(docker_client, vineyard, run.name)
+        node = run.nodes.get("test-data")
+        run.before_exit["names"] = (
+            vineyard_names(docker_client, fluid.fuse_dirs[node], run.name) if node else []
+        )
         both_dags_done.wait()
 
-    volumes = Volumes(nas, vineyard)
     with ThreadPoolExecutor(2) as pool:
-        runs = list(pool.map(lambda n: run_workflow(docker_client, wf, n, volumes, observe), names))
+        runs = list(pool.map(lambda n: run_workflow(docker_client, wf, n, cluster, observe), names))
 
     for run in runs:
         assert set(run.exit_codes.values()) == {0}, run.report()
-        assert run.workflow_outputs["mse"] == pytest.approx(nas_run.workflow_outputs["mse"])
+        assert all(fluid.runtime.has_socket(n) for n in run.nodes.values()), run.nodes
+        assert float(run.workflow_outputs["mse"]) == pytest.approx(
+            float(nas_run.workflow_outputs["mse"]), rel=1e-9
+        )
         assert run.before_exit["names"], f"{run.name}: no vineyard objects after its DAG"
         assert all(n.startswith(run.name + "/") for n in run.before_exit["names"])
-        assert vineyard_names(docker_client, vineyard, run.name) == [], f"{run.name}: left behind"
+        node = run.nodes["onExit"]
+        assert vineyard_names(docker_client, fluid.fuse_dirs[node], run.name) == [], run.name
         # The split went through vineyard, never the NAS; the model and metrics are on the NAS.
         assert not (nas / "runs" / run.name / "splits").exists()
         for kept in ("model.json", "metrics.json"):
             assert (nas / "runs" / run.name / kept).exists(), kept
+
+
+def test_a_vineyard_pod_not_required_next_to_a_worker_can_fail(docker_client, nas, fluid):
+    """Without the `fluid.io/dataset.vineyard.sched: required` label the webhook only *prefers*
+    worker nodes, so the step may land on the node without one, where the mount has the config
+    but no socket: it fails there, saying so."""
+    wf = copy.deepcopy(load(WORKFLOWS["vineyard"]))
+    del wf["spec"]["podMetadata"]["labels"]["fluid.io/dataset.vineyard.sched"]
+    name = f"machine-learning-pipeline-unplaced-{os.getpid()}"
+    (preprocess, *_) = pods(wf, name, {"data_multiplier": MULTIPLIER, "registry": REGISTRY,
+                                       "tag": TAG})  # fmt: skip
+    cluster = fluid.cluster(nas)
+    run = Run(name)
+    code = run_pod(docker_client, cluster, preprocess, run, f"{name}-preprocess")
+    assert not fluid.runtime.has_socket(run.nodes["preprocess-data"])
+    assert code != 0, run.report()
+    assert "no vineyard server answers" in run.logs["preprocess-data"], run.report()

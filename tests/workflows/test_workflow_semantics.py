@@ -1,6 +1,8 @@
-"""What a schema cannot see: references resolve, the DAG is a DAG, each container's command line is
-one its step accepts, the images are ones we build, volumes agree with deploy/ and with core, and
-every pod meets Pod Security "restricted".
+"""What a schema cannot see: references resolve, the DAG is a DAG, templateDefaults merge as Argo
+merges them, the MSE reaches the workflow's outputs, each container's command line is one its step
+accepts, the images are ones we build, volumes agree with deploy/ and with core, every vineyard pod
+is placed next to a vineyard worker, and every container of every pod (Argo's init and wait
+included) meets Pod Security "restricted".
 """
 
 import copy
@@ -13,20 +15,26 @@ from importlib.metadata import entry_points
 import pytest
 from argo_model import (
     DEPLOY,
-    EXPR_TASK_REF,
     ROOT,
     TAG,
     WORKFLOWS,
     ModelError,
     ancestors,
     dag_template,
+    executor_settings,
     load,
     load_all,
+    output_parameters,
     pods,
     sample_name,
+    strategic_merge,
     task_order,
     templates,
+    with_template_defaults,
+    workflow_outputs,
 )
+from fluid_model import deployed_runtime, feasible_nodes, sched_label, webhook_affinity
+from pod_security import restricted_violations
 
 VARIANTS = sorted(WORKFLOWS)
 DATA_MOUNT = "/data"
@@ -104,28 +112,47 @@ def test_every_reference_resolves(wf):
     assert not problems, "unresolved references:\n" + "\n".join(problems)
 
 
-def test_dag_outputs_name_real_task_outputs(wf):
-    dag = dag_template(wf)
-    tasks = {t["name"]: t for t in dag["dag"]["tasks"]}
-    by_name = templates(wf)
-    expressions = [
-        p["valueFrom"]["expression"]
-        for p in dag.get("outputs", {}).get("parameters", [])
-        if "expression" in p.get("valueFrom", {})
-    ]
-    assert expressions, "the DAG exposes no output computed from its tasks (the MSE)"
-    for expression in expressions:
-        refs = EXPR_TASK_REF.findall(expression)
-        assert refs, f"no task output referenced in {expression!r}"
-        for quoted, dotted, parameter in refs:
-            task = quoted or dotted
-            assert task in tasks, f"{expression!r}: no task {task}"
-            assert parameter in _outputs_of(by_name[tasks[task]["template"]]), expression
+def test_the_dag_declares_no_global_output(wf):
+    """Argo never promotes a DAG template's own outputs to the workflow's (dag.go, executeDAG), so
+    a `globalName` there would silently print nothing in `argo get`."""
+    for template in wf["spec"]["templates"]:
+        if "dag" in template:
+            outputs = template.get("outputs", {}).get("parameters", [])
+            assert not [p for p in outputs if p.get("globalName")], template["name"]
 
 
-def test_mse_is_a_global_output(wf):
-    outputs = dag_template(wf)["outputs"]["parameters"]
-    assert [p.get("globalName") for p in outputs if p["name"] == "mse"] == ["mse"]
+def _mse_output(wf):
+    (test_pod,) = [p for p in pods(wf) if p.task == "test-data"]
+    (mse,) = [p for p in test_pod.template["outputs"]["parameters"] if p.get("globalName") == "mse"]
+    return test_pod, mse
+
+
+def test_mse_is_the_test_pods_global_output_read_where_evaluate_writes_it(wf):
+    from shmpipe_core.dataset import run_dir
+
+    test_pod, mse = _mse_output(wf)
+    assert mse["valueFrom"] == {"path": str(run_dir(DATA_MOUNT, sample_name(wf)) / "mse")}
+    # On the data volume: the root filesystem is read-only.
+    assert any(m["mountPath"] == DATA_MOUNT for m in test_pod.container["volumeMounts"])
+
+
+def test_workflow_outputs_take_pod_outputs_only(wf):
+    """The model's rule, shown on the shape these workflows had before: the MSE as the DAG's
+    output with a globalName, computed from the test pod's metrics. Nothing reaches the
+    workflow's outputs; the test pod's own globalName output does."""
+    test_pod, _ = _mse_output(wf)
+    old = copy.deepcopy(test_pod)
+    old.template["outputs"] = {"parameters": [
+        {"name": "metrics", "valueFrom": {"path": f"/data/runs/{sample_name(wf)}/metrics.json"}}
+    ]}  # fmt: skip
+    files = {"metrics.json": '{"mse": 0.25}\n', "mse": "0.25\n"}
+
+    def read(pod, path):
+        return files[path.rsplit("/", 1)[1]]
+
+    assert workflow_outputs({"test-data": output_parameters(old, read)}) == {}
+    # One trailing newline is stripped, as Argo's SaveParameters does; the text is kept as it is.
+    assert workflow_outputs({"test-data": output_parameters(test_pod, read)}) == {"mse": "0.25"}
 
 
 def test_model_rejects_an_unresolved_reference(wf):
@@ -203,15 +230,6 @@ def test_steps_run_in_the_seed_order_of_commands(wf):
     assert commands == [["preprocess"], ["train"], ["evaluate"], ["cleanup"]]
 
 
-def test_test_step_reads_metrics_where_evaluate_writes_them(wf):
-    from shmpipe_core.dataset import run_dir
-
-    (test_pod,) = [p for p in pods(wf) if p.task == "test-data"]
-    (metrics,) = test_pod.template["outputs"]["parameters"]
-    expected = run_dir(DATA_MOUNT, sample_name(wf)) / "metrics.json"
-    assert metrics["valueFrom"]["path"] == str(expected)
-
-
 # --- images ---------------------------------------------------------------------------------
 
 
@@ -270,26 +288,32 @@ def test_vineyard_claim_is_the_fluid_dataset_at_cores_config_path():
         assert _claims(pod).get(dataset["metadata"]["name"]) == str(FLUID_CONFIG_PATH.parent), (
             pod.task
         )
-        assert pod.labels.get("fuse.serverful.fluid.io/inject") == "true", pod.task
+
+
+def test_every_vineyard_pod_can_only_land_next_to_a_vineyard_worker():
+    """Whatever node the scheduler picks among those Fluid's webhook leaves a pod, that node runs
+    a vineyard worker, so the mount holds a socket: the onExit pod too, which must reach vineyard
+    to delete the run's objects."""
+    runtime = deployed_runtime()
+    assert not all(runtime.has_socket(n) for n in feasible_nodes({"required": []}, runtime)), (
+        "the model has no node without a worker: it could not catch a misplaced pod"
+    )
+    wf = load(WORKFLOWS["vineyard"])
+    for pod in pods(wf):
+        assert pod.labels.get(sched_label(runtime.dataset)) == "required", pod.task
+        affinity = webhook_affinity(pod.labels, list(_claims(pod)), runtime)
+        nodes = feasible_nodes(affinity, runtime)
+        assert nodes and all(runtime.has_socket(n) for n in nodes), (pod.task, nodes)
 
 
 def test_nas_workflow_touches_no_vineyard():
     wf = load(WORKFLOWS["nas"])
     for pod in pods(wf):
         assert set(_claims(pod)) == {"benchmark-data"}, pod.task
-        assert not any(k.startswith("fuse.") for k in pod.labels), pod.task
+        assert not any("fluid.io" in k for k in pod.labels), pod.task
 
 
-def test_claims_and_objects_share_a_namespace_and_account(wf):
-    """Claims are namespaced: the workflow (submitted to the default namespace) sees them only if
-    the claim, the Dataset and the service account live there too."""
-    objects = [
-        d
-        for name in ("nas.yaml", "vineyard.yaml", "rbac.yaml", "prepare-data-job.yaml")
-        for d in load_all(DEPLOY / name)
-        if d["kind"] != "PersistentVolume"
-    ]
-    assert {d["metadata"].get("namespace") for d in objects} == {"default"}
+def test_the_workflow_runs_as_the_account_deploy_creates(wf):
     (account,) = [d for d in load_all(DEPLOY / "rbac.yaml") if d["kind"] == "ServiceAccount"]
     assert wf["spec"]["serviceAccountName"] == account["metadata"]["name"]
 
@@ -298,21 +322,24 @@ def test_the_two_workflows_differ_only_where_the_store_differs():
     nas, vineyard = load(WORKFLOWS["nas"]), load(WORKFLOWS["vineyard"])
     # Undo exactly the vineyard additions; what is left must be the NAS workflow.
     spec = vineyard["spec"]
-    assert spec.pop("podMetadata") == {"labels": {"fuse.serverful.fluid.io/inject": "true"}}
+    runtime = deployed_runtime()
+    assert spec.pop("podMetadata") == {
+        "labels": {
+            "fuse.serverful.fluid.io/inject": "true",
+            sched_label(runtime.dataset): "required",
+        }
+    }
     (claim,) = [v for v in spec["volumes"] if v["name"] == "vineyard"]
     spec["volumes"].remove(claim)
+    mounts = spec["templateDefaults"]["container"]["volumeMounts"]
+    mounts.remove({"name": "vineyard", "mountPath": "/var/run/vineyard"})
     for template in spec["templates"]:
-        container = template.get("container")
-        if container:
-            mounts = container["volumeMounts"]
-            assert {"name": "vineyard", "mountPath": "/var/run/vineyard"} in mounts
-            mounts.remove({"name": "vineyard", "mountPath": "/var/run/vineyard"})
-            args = container["args"]
-            for flag in ("--sink", "--source"):
-                if flag in args:
-                    i = args.index(flag) + 1
-                    assert args[i] == "vineyard"
-                    args[i] = "nas"
+        args = template.get("container", {}).get("args", [])
+        for flag in ("--sink", "--source"):
+            if flag in args:
+                i = args.index(flag) + 1
+                assert args[i] == "vineyard"
+                args[i] = "nas"
     suffix = "-with-vineyard"
     vineyard["metadata"]["generateName"] = vineyard["metadata"]["generateName"].replace(suffix, "")
     spec["entrypoint"] = spec["entrypoint"].removesuffix(suffix)
@@ -320,74 +347,152 @@ def test_the_two_workflows_differ_only_where_the_store_differs():
     assert vineyard == nas
 
 
+# --- templateDefaults -----------------------------------------------------------------------
+
+
+def test_strategic_merge_as_argo_applies_template_defaults():
+    """The rules the model follows (Kubernetes' strategic merge patch, as Argo calls it in
+    mergedTemplateDefaultsInto): maps merge key by key, volumeMounts merge by mountPath and env by
+    name, other lists are replaced, the template's value wins, and a default of another template
+    type does not apply."""
+    wf = {"spec": {"templateDefaults": {
+        "container": {
+            "resources": {"requests": {"cpu": "1"}, "limits": {"cpu": "2", "memory": "1Gi"}},
+            "volumeMounts": [{"name": "a", "mountPath": "/a"}, {"name": "b", "mountPath": "/b"}],
+            "env": [{"name": "X", "value": "1"}],
+            "args": ["--default"],
+        },
+        "dag": {"failFast": False},
+    }}}  # fmt: skip
+    template = {
+        "name": "t",
+        "container": {
+            "image": "i",
+            "resources": {"limits": {"memory": "4Gi"}},
+            "volumeMounts": [{"name": "c", "mountPath": "/b", "readOnly": True}],
+            "env": [{"name": "Y", "value": "2"}],
+            "args": ["--mine"],
+        },
+    }
+    merged = with_template_defaults(wf, template)["container"]
+    assert merged["resources"] == {
+        "requests": {"cpu": "1"},
+        "limits": {"cpu": "2", "memory": "4Gi"},
+    }
+    assert merged["volumeMounts"] == [
+        {"name": "a", "mountPath": "/a"}, {"name": "c", "mountPath": "/b", "readOnly": True}
+    ]  # fmt: skip
+    assert merged["env"] == [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}]
+    assert merged["args"] == ["--mine"]
+    assert "dag" not in with_template_defaults(wf, template)
+    dag = with_template_defaults(wf, {"name": "d", "dag": {"tasks": []}})
+    assert "container" not in dag and dag["dag"] == {"failFast": False, "tasks": []}
+    assert strategic_merge({"a": [1, 2]}, {"a": [3]}) == {"a": [3]}
+
+
+def test_every_container_gets_the_shared_settings(wf):
+    """What templateDefaults gives, every container has once merged: the pull policy, the
+    security context, requests and a CPU limit; each step keeps its own memory limit."""
+    limits = {"preprocess-data": "12Gi", "train-data": "16Gi", "test-data": "4Gi"}
+    for pod in pods(wf):
+        c = pod.container
+        assert c["imagePullPolicy"] == "IfNotPresent", pod.task
+        assert c["securityContext"] == {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        }, pod.task
+        if pod.task in limits:
+            assert c["resources"] == {
+                "requests": {"cpu": "500m", "memory": "1Gi"},
+                "limits": {"cpu": "2", "memory": limits[pod.task]},
+            }, pod.task
+
+
+def test_no_template_repeats_a_default(wf):
+    """A template that sets a field to the value templateDefaults already gives only repeats it."""
+    defaults = wf["spec"]["templateDefaults"]
+
+    def repeats(default, own, path):
+        if isinstance(default, dict) and isinstance(own, dict):
+            for key in set(default) & set(own):
+                yield from repeats(default[key], own[key], f"{path}.{key}")
+        elif default == own:
+            yield path
+
+    found = [
+        p
+        for t in wf["spec"]["templates"]
+        for kind in set(defaults) & set(t)
+        for p in repeats(defaults[kind], t[kind], f"{t['name']}.{kind}")
+    ]
+    assert not found, f"repeated from templateDefaults: {found}"
+
+
 # --- Pod Security "restricted" --------------------------------------------------------------
 
-# https://kubernetes.io/docs/concepts/security/pod-security-standards/ (restricted)
-RESTRICTED_VOLUME_TYPES = {
-    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
-    "projected", "secret",
-}  # fmt: skip
 
-
-def check_restricted(pod_sc: dict, containers: list[dict], volumes: list[dict], pod: dict):
+def project_rule_violations(pod_sc: dict, container: dict):
+    """What this project asks of its own containers beyond "restricted": the images' uid, a
+    read-only root filesystem, CPU and memory requests and limits."""
     problems = []
-    for key in ("hostNetwork", "hostPID", "hostIPC"):
-        if pod.get(key):
-            problems.append(f"{key} is set")
-    for volume in volumes:
-        kinds = set(volume) - {"name"}
-        if not kinds <= RESTRICTED_VOLUME_TYPES:
-            problems.append(f"volume {volume['name']} is {sorted(kinds)}")
-    for c in containers:
-        sc = c.get("securityContext", {})
-        name = c.get("name", c["image"])
-
-        def effective(key, sc=sc):
-            return sc.get(key, pod_sc.get(key))
-
-        if sc.get("privileged"):
-            problems.append(f"{name}: privileged")
-        if sc.get("allowPrivilegeEscalation") is not False:
-            problems.append(f"{name}: allowPrivilegeEscalation is not false")
-        caps = sc.get("capabilities", {})
-        if "ALL" not in caps.get("drop", []):
-            problems.append(f"{name}: capabilities do not drop ALL")
-        if set(caps.get("add", [])) - {"NET_BIND_SERVICE"}:
-            problems.append(f"{name}: adds capabilities {caps['add']}")
-        if effective("runAsNonRoot") is not True:
-            problems.append(f"{name}: runAsNonRoot is not true")
-        if effective("runAsUser") != 1000:
-            problems.append(f"{name}: runAsUser is not 1000 (the images' user)")
-        if (effective("seccompProfile") or {}).get("type") != "RuntimeDefault":
-            problems.append(f"{name}: seccomp profile is not RuntimeDefault")
-        if sc.get("readOnlyRootFilesystem") is not True:
-            problems.append(f"{name}: root filesystem is writable")
-        resources = c.get("resources", {})
-        for kind in ("requests", "limits"):
-            missing = {"cpu", "memory"} - set(resources.get(kind, {}))
-            if missing:
-                problems.append(f"{name}: no {kind} for {sorted(missing)}")
+    sc = container.get("securityContext", {})
+    name = container.get("name", container["image"])
+    if sc.get("runAsUser", pod_sc.get("runAsUser")) != 1000:
+        problems.append(f"{name}: runAsUser is not 1000 (the images' user)")
+    if sc.get("readOnlyRootFilesystem") is not True:
+        problems.append(f"{name}: root filesystem is writable")
+    problems += resources_violations(container)
     return problems
 
 
-def test_every_workflow_pod_is_restricted(wf):
+def resources_violations(container: dict):
+    resources = container.get("resources", {})
+    name = container.get("name", container["image"])
+    return [
+        f"{name}: no {kind} for {sorted(missing)}"
+        for kind in ("requests", "limits")
+        if (missing := {"cpu", "memory"} - set(resources.get(kind, {})))
+    ]
+
+
+def test_every_container_of_every_workflow_pod_is_restricted(wf):
+    """Every container of every pod, Argo's init and wait included, with the executor settings
+    deploy/ gives Argo and the pod-level securityContext Argo copies onto the pod."""
     problems = []
     for pod in pods(wf):
+        assert [c["name"] for c in pod.containers] == ["init", "wait", "main"]
         problems += [
             f"{pod.task}: {p}"
-            for p in check_restricted(pod.security_context, [pod.container], pod.volumes, {})
+            for p in restricted_violations(
+                pod.security_context, pod.containers, pod.pod_volumes, {}
+            )
+        ]
+        problems += [f"{pod.task}: {p}" for c in pod.containers for p in resources_violations(c)]
+        problems += [
+            f"{pod.task}: {p}" for p in project_rule_violations(pod.security_context, pod.container)
         ]
         if pod.service_account != "pipeline-runner":
             problems.append(f"{pod.task}: service account {pod.service_account}")
     assert not problems, "\n".join(problems)
 
 
+def test_argos_containers_without_executor_settings_are_not_restricted(wf):
+    """With the install's empty executor settings, init and wait carry no securityContext: the
+    pods would be rejected by an enforcing namespace."""
+    (pod, *_) = pods(wf, executor={})
+    problems = restricted_violations(pod.security_context, pod.containers, pod.pod_volumes, {})
+    assert any(p.startswith("init: allowPrivilegeEscalation") for p in problems), problems
+    assert any(p.startswith("wait: capabilities") for p in problems), problems
+    assert executor_settings()["securityContext"]["allowPrivilegeEscalation"] is False
+
+
 def test_prepare_data_job_pod_is_restricted():
     (job,) = load_all(DEPLOY / "prepare-data-job.yaml")
     spec = job["spec"]["template"]["spec"]
-    problems = check_restricted(
-        spec.get("securityContext", {}), spec["containers"], spec.get("volumes", []), spec
-    )
+    pod_sc = spec.get("securityContext", {})
+    problems = restricted_violations(pod_sc, spec["containers"], spec.get("volumes", []), spec)
+    problems += [p for c in spec["containers"] for p in project_rule_violations(pod_sc, c)]
     assert not problems, "\n".join(problems)
     assert spec["restartPolicy"] == "Never"  # a Job that finishes, not a pod that sleeps
 
@@ -396,6 +501,10 @@ def test_restricted_check_catches_a_violation(wf):
     (pod, *_) = pods(wf)
     container = copy.deepcopy(pod.container)
     container["securityContext"]["allowPrivilegeEscalation"] = True
-    del container["resources"]["limits"]
-    problems = check_restricted(pod.security_context, [container], pod.volumes, {})
+    container["securityContext"]["capabilities"]["add"] = ["SYS_ADMIN"]
+    problems = restricted_violations(pod.security_context, [container], pod.pod_volumes, {})
     assert len(problems) == 2, problems
+    hostpath = [*pod.pod_volumes, {"name": "h", "hostPath": {"path": "/"}}]
+    assert restricted_violations(pod.security_context, [pod.container], hostpath, {})
+    del container["resources"]["limits"]
+    assert len(project_rule_violations(pod.security_context, container)) == 1

@@ -1,4 +1,9 @@
-"""`evaluate`: predict the test split with the trained model; write and print metrics.json."""
+"""`evaluate`: predict the test split with the trained model; write and print metrics.json.
+
+Beside metrics.json it writes `mse`: the number alone, as Python's repr (the shortest text that
+reads back as the same float), for readers that take a file's text as a value, such as an Argo
+output parameter.
+"""
 
 import argparse
 import json
@@ -8,7 +13,7 @@ from shmpipe_core import model_file
 from shmpipe_core.cli import run, step_parser
 from shmpipe_core.dataset import run_dir
 from shmpipe_core.errors import StepError
-from shmpipe_core.files import write_json
+from shmpipe_core.files import atomic_file, write_json
 from shmpipe_core.metrics import StepMetrics
 from shmpipe_core.store import open_store
 
@@ -49,7 +54,10 @@ def evaluate(args) -> dict:
         "phases": metrics.phases,
     }
     with metrics.phase("save"):
-        write_json(run_dir(args.data_dir, args.run_id) / "metrics.json", result)
+        out = run_dir(args.data_dir, args.run_id)
+        write_json(out / "metrics.json", result)
+        with atomic_file(out / "mse", "w") as f:
+            f.write(f"{mse!r}\n")
     metrics.finish(args.data_dir)
     return result
 

@@ -1,0 +1,132 @@
+"""Fluid's VineyardRuntime as the vineyard workflow's pods meet it, modelled on Fluid's source
+(fluid-cloudnative/fluid at HEAD, paths relative to it) and v6d's fuse image (v6d-io/v6d):
+
+- which nodes run a vineyard worker, and the label Fluid puts on them;
+- what Fluid's webhook adds to a pod (its MutatingWebhookConfiguration's objectSelector, then the
+  chart's default plugin profile);
+- where the scheduler may put the pod;
+- what the pod sees at the claim's mount: vineyard-config.yaml on every node, the socket only on
+  nodes with a worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from argo_model import DEPLOY, load, load_all
+
+# kind names its three workers so (deploy/kind-config.yaml has one control plane and three
+# workers; the control plane is tainted against ordinary pods).
+NODES = ("kind-worker", "kind-worker2", "kind-worker3")
+
+# The chart's default webhook profile (charts/fluid/fluid/values.yaml, webhook.pluginsProfile),
+# which `helm upgrade --install` writes to the webhook-plugins ConfigMap unless one exists
+# (charts/fluid/fluid/templates/webhook/plugins-profile.yaml). Only what placement depends on.
+CHART_PROFILE = {
+    "serverful_with_dataset": [
+        "FilePrefetcher", "RequireNodeWithFuse", "NodeAffinityWithCache",
+        "MountPropagationInjector", "DatasetUsageInjector",
+    ],
+    "node_affinity_with_cache": {
+        "preferred": {"fluid.io/node": 100, "topology.kubernetes.io/zone": 50,
+                      "topology.kubernetes.io/region": 20},
+        "required": ["fluid.io/node"],
+    },
+}  # fmt: skip
+# The label that sends a pod to the webhook at all (charts/fluid/fluid/templates/webhook/
+# webhookconfiguration.yaml, webhook fuse.serverful.fluid.io, objectSelector).
+WEBHOOK_LABEL = ("fuse.serverful.fluid.io/inject", "true")
+
+# What v6d's fuse writes into the mount on every node it runs on (docker/vineyard-fluid-fuse/
+# entrypoint.sh, write_yaml_config; the fuse runs no vineyardd of its own at Fluid's default fuse
+# size "0": pkg/ddc/vineyard/const.go, DefaultSize). The socket name is relative to the file.
+SOCKET_NAME = "vineyard-worker.sock"
+CONFIG_NAME = "vineyard-config.yaml"
+
+
+def config_text(rpc_endpoint: str = "") -> str:
+    return f"Vineyard:\n  IPCSocket: {SOCKET_NAME}\n  RPCEndpoint: {rpc_endpoint}\n"
+
+
+def sched_label(dataset: str) -> str:
+    """A pod label asking for a required affinity to the dataset's workers (pkg/common/label.go,
+    LabelAnnotationPodSchedRegex `fluid.io/dataset.{name}.sched`, value `required`:
+    pkg/webhook/plugins/nodeaffinitywithcache, getRequiredAndPreferredSchedulingRuntimes)."""
+    return f"fluid.io/dataset.{dataset}.sched"
+
+
+def node_label(namespace: str, dataset: str) -> str:
+    """The label Fluid puts on each node that runs one of the runtime's workers
+    (pkg/utils/dataset/lifecycle/node.go, labelCacheNode; pkg/utils/label.go, GetCommonLabelName:
+    `fluid.io/s-{namespace}-{name}`); NodeAffinityWithCache's `fluid.io/node` locality is it."""
+    return f"fluid.io/s-{namespace}-{dataset}"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    namespace: str
+    dataset: str
+    worker_nodes: tuple[str, ...]
+
+    def node_labels(self, node: str) -> dict:
+        return (
+            {node_label(self.namespace, self.dataset): "true"} if node in self.worker_nodes else {}
+        )
+
+    def has_socket(self, node: str) -> bool:
+        """The fuse links the worker's socket into the mount only where the worker runs
+        (entrypoint.sh: `ln $MOUNT_DIR/vineyard-worker.sock $SOCKET_FILE` when that exists)."""
+        return node in self.worker_nodes
+
+
+def deployed_runtime(namespace: str = "shmpipe") -> Runtime:
+    """deploy/vineyard.yaml's runtime on kind's nodes. Its workers are a StatefulSet with a required
+    pod anti-affinity, one per node (charts/vineyard/templates/worker/statefulset.yaml); which nodes
+    they get is the scheduler's choice. The model gives them the last ones, so that the first node,
+    where this model's scheduler puts a pod free to go anywhere, has none."""
+    (runtime,) = [d for d in load_all(DEPLOY / "vineyard.yaml") if d["kind"] == "VineyardRuntime"]
+    replicas = runtime["spec"]["replicas"]
+    kind = load(DEPLOY / "kind-config.yaml")
+    workers = [n for n in kind["nodes"] if n["role"] == "worker"]
+    assert len(workers) == len(NODES), "deploy/kind-config.yaml's workers are not NODES"
+    if not 0 < replicas <= len(NODES):
+        raise ValueError(f"{replicas} vineyard workers cannot run one per node on {len(NODES)}")
+    return Runtime(namespace, runtime["metadata"]["name"], NODES[len(NODES) - replicas :])
+
+
+def webhook_affinity(labels: dict, datasets: list[str], runtime: Runtime) -> dict:
+    """The node affinity Fluid's webhook adds to a pod that mounts `datasets` (claims named after
+    Fluid Datasets): {"required": [node-label key, ...], "preferred": {key: weight}}."""
+    affinity = {"required": [], "preferred": {}}
+    if labels.get(WEBHOOK_LABEL[0]) != WEBHOOK_LABEL[1] or runtime.dataset not in datasets:
+        return affinity
+    plugins = CHART_PROFILE["serverful_with_dataset"]
+    # RequireNodeWithFuse adds nothing for vineyard: its fuse node selector is empty
+    # (pkg/common/vineyard.go, VineyardFuseNodeSelector; require_node_with_fuse.go).
+    if "NodeAffinityWithCache" in plugins:
+        args = CHART_PROFILE["node_affinity_with_cache"]
+        key = node_label(runtime.namespace, runtime.dataset)
+        if labels.get(sched_label(runtime.dataset)) == "required":
+            if "fluid.io/node" in args["required"]:
+                affinity["required"].append(key)
+        elif "fluid.io/node" in args["preferred"]:
+            affinity["preferred"][key] = args["preferred"]["fluid.io/node"]
+    return affinity
+
+
+def feasible_nodes(affinity: dict, runtime: Runtime) -> list[str]:
+    """The nodes a pod may run on. Each required locality is one node selector term of a single
+    `In [true]` requirement (nodeaffinitywithcache, getRequiredSchedulingTerms), and a pod without
+    affinity of its own gets them as its terms (pkg/utils/webhook.go, InjectNodeSelectorTerms),
+    which Kubernetes ORs. Preferred terms only score nodes."""
+    terms = affinity["required"]
+    return [
+        n for n in NODES if not terms or any(runtime.node_labels(n).get(k) == "true" for k in terms)
+    ]
+
+
+def schedule(affinity: dict, runtime: Runtime) -> str:
+    """A node the scheduler could choose. Preferences are no guarantee (free capacity and other
+    scores can outweigh them), so the model ignores them and takes the first feasible node: a pod
+    that is not *required* to run by a worker can land where there is none."""
+    return feasible_nodes(affinity, runtime)[0]
