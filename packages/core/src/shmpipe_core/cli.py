@@ -35,7 +35,8 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, help="print the versions and exit")
 
     def __call__(self, parser, namespace, values, option_string=None):
-        parser.exit(0, versions(parser.prog) + "\n")
+        print(versions(parser.prog))
+        parser.exit(0)
 
 
 class Parser(argparse.ArgumentParser):
