@@ -67,11 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"pipeline: {e}; run {run_id} not finished", file=sys.stderr, flush=True)
             raise SystemExit(e.exit_code) from None
         print(json.dumps(result) if args.json else table(result))
-        if not args.json:
-            print(f"model and metrics: {spec.data_dir / 'runs' / run_id}/")
+        report.line(f"model.json and metrics.json are in {spec.data_dir / 'runs' / run_id}/")
         line = embedded_vineyard_line(spec)
-        if line is not None and not args.quiet:
-            print(f"pipeline: {line}", file=sys.stderr)
+        if line is not None:
+            report.line(line)
 
     return run(build_parser(), body, argv)
 
