@@ -1,7 +1,9 @@
 """What every command shares: common flags, and errors as one line with a clear exit code."""
 
 import argparse
+import sys
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 from . import signals
@@ -9,12 +11,60 @@ from .dataset import check_multiplier, check_run_id, default_data_dir
 from .errors import StepError, UsageError
 from .store import STORES
 
+# One setting, three names: the user's documents say --sink for writers and --source for readers;
+# --store is accepted everywhere.
+STORE_FLAGS = ("--sink", "--source", "--store")
+
+
+def versions(prog: str) -> str:
+    """The command's package version and the vineyard client's, from installed metadata (no
+    import of vineyard, which takes seconds)."""
+
+    def version(distribution: str) -> str:
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    scripts = metadata.entry_points(group="console_scripts", name=prog)
+    package = next((ep.dist.name for ep in scripts if ep.dist is not None), "shmpipe-core")
+    return f"{prog} ({package} {version(package)}, vineyard client {version('vineyard')})"
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the versions and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(versions(parser.prog))
+        parser.exit(0)
+
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line too, pointing at --help instead of printing usage."""
+    """argparse, but a usage error is one line too, pointing at --help instead of printing usage.
+    Every command has --version."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_argument("--version", action=_Version)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._check_store_flag(sys.argv[1:] if args is None else list(args))
+        return super().parse_known_args(args, namespace)
+
+    def _check_store_flag(self, argv: list[str]) -> None:
+        """`train --sink vineyard` says which flag train takes instead of "--source is
+        required"."""
+        known = [f for f in STORE_FLAGS if f in self._option_string_actions]
+        for arg in argv:
+            if arg == "--":
+                return
+            flag = str(arg).split("=", 1)[0]
+            if flag in STORE_FLAGS and flag not in known and known:
+                self.error(f"{self.prog} has no {flag}: use {known[0]} (or --store)")
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +80,8 @@ def add_run_id(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--run-id",
         default="default",
-        help="names this run's objects and files; in a workflow, the workflow's name",
+        help="names this run's objects and files; in a workflow, the workflow's name "
+        "(default: `default`)",
     )
 
 
@@ -41,7 +92,9 @@ def add_multiplier(parser: argparse.ArgumentParser) -> None:
 
 
 def add_store(parser: argparse.ArgumentParser, flag: str) -> None:
-    parser.add_argument(flag, required=True, choices=STORES, help="where the split lives")
+    parser.add_argument(
+        flag, "--store", required=True, choices=STORES, help="where the split lives"
+    )
     parser.add_argument(
         "--vineyard-socket",
         default=None,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import raw
+from . import progress, raw
 from .dataset import COLUMN_NAMES, COLUMNS, ROWS_PER_MULTIPLIER, SEED, raw_path
 from .errors import StepError
 
@@ -15,9 +15,12 @@ def generate(multiplier: int) -> dict[str, np.ndarray]:
     """The seed's table: one generator, seed 42, columns drawn whole and in file order."""
     rows = ROWS_PER_MULTIPLIER * multiplier
     rng = np.random.default_rng(SEED)
-    return {
-        c.name: rng.integers(c.low, c.high_exclusive, size=rows, dtype=np.int64) for c in COLUMNS
-    }
+    table = {}
+    with progress.bar(len(COLUMNS), "prepare-data: generate", "column") as bar:
+        for c in COLUMNS:
+            table[c.name] = rng.integers(c.low, c.high_exclusive, size=rows, dtype=np.int64)
+            bar.update()
+    return table
 
 
 def prepare(data_dir: Path, multiplier: int, force: bool = False) -> dict:

@@ -2,38 +2,52 @@
 
 import json
 import sys
-import time
 
 from shmpipe_core.cli import Parser, add_data_dir, add_debug, add_multiplier, run
 from shmpipe_core.dataset import check_run_id
+from shmpipe_core.runs import new_run_id
 from shmpipe_core.store import STORES
 
-from .runner import RunSpec, run_pipeline
+from .runner import Report, RunSpec, embedded_vineyard_line, run_pipeline
+from .steps import Interrupted
 
 
 def build_parser() -> Parser:
     parser = Parser(
         prog="pipeline",
-        description="Run preprocess -> train -> evaluate locally, one process each.",
+        description="Run preprocess -> train -> evaluate locally, one process each, then delete "
+        "the run's split (model.json and metrics.json stay in <data-dir>/runs/<run-id>/).",
     )
-    parser.add_argument("--sink", required=True, choices=STORES, help="how steps hand data over")
+    parser.add_argument(
+        "--sink", "--store", required=True, choices=STORES, help="how steps hand data over"
+    )
     add_multiplier(parser)
     add_data_dir(parser)
-    parser.add_argument("--run-id", default=None, help="default: a new id per run")
+    parser.add_argument(
+        "--run-id", default=None, help="default: a new id per run, run-<date>-<time>-<random>"
+    )
     parser.add_argument("--vineyard-socket", default=None, help="vineyard IPC socket")
+    parser.add_argument("--keep", action="store_true", help="keep the split for inspection")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no step lines or progress bars on stderr"
+    )
     add_debug(parser)
     return parser
 
 
+def _seconds(row: dict) -> str:
+    peak = row.get("peak_rss_bytes")
+    memory = f"{peak / 2**20:>11.0f} MiB" if peak else f"{'-':>15}"
+    return f"{row['name']:<13}{row['seconds']:>9.2f}s{memory}"
+
+
 def table(result: dict) -> str:
-    lines = [f"{'STEP':<12}{'DURATION':>10}{'PEAK MEMORY':>14}"]
-    for s in result["steps"]:
-        lines.append(
-            f"{s['name']:<12}{s['seconds']:>9.2f}s{s['peak_rss_bytes'] / 2**20:>11.0f} MiB"
-        )
+    lines = [f"{'STEP':<13}{'DURATION':>10}{'PEAK MEMORY':>15}"]
+    lines += [_seconds(row) for row in result.get("setup", [])]
+    lines += [_seconds(row) for row in result["steps"]]
     total = sum(s["seconds"] for s in result["steps"])
-    lines.append(f"{'total':<12}{total:>9.2f}s")
+    lines.append(f"{'total':<13}{total:>9.2f}s  (the three steps)")
     lines.append(
         f"sink={result['sink']} multiplier={result['multiplier']} "
         f"run_id={result['run_id']} mse={result['mse']!r}"
@@ -43,10 +57,20 @@ def table(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     def body(args):
-        run_id = check_run_id(args.run_id or time.strftime("run-%Y%m%d-%H%M%S"))
+        run_id = check_run_id(args.run_id or new_run_id())
         spec = RunSpec(args.sink, args.multiplier, args.data_dir, run_id, args.vineyard_socket)
-        result = run_pipeline(spec)
+        report = Report(quiet=args.quiet, progress=sys.stderr.isatty())
+        try:
+            result = run_pipeline(spec, report, keep=args.keep)
+        except Interrupted as e:
+            # SystemExit passes through `run`: the exit code is the signal's, as a shell's.
+            print(f"pipeline: {e}; run {run_id} not finished", file=sys.stderr, flush=True)
+            raise SystemExit(e.exit_code) from None
         print(json.dumps(result) if args.json else table(result))
+        report.line(f"model.json and metrics.json are in {spec.data_dir / 'runs' / run_id}/")
+        line = embedded_vineyard_line(spec)
+        if line is not None:
+            report.line(line)
 
     return run(build_parser(), body, argv)
 

@@ -1,15 +1,22 @@
 """Running the pipeline locally: prepare the data if needed, then preprocess, train and evaluate,
-each in its own process (as the workflow's pods run)."""
+each in its own process (as the workflow's pods run), then delete the run's split as the
+workflows' exit handler does."""
 
+import os
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from shmpipe_core import embedded
 from shmpipe_core.dataset import raw_path
 from shmpipe_core.errors import StepError
-from shmpipe_core.vineyard_connect import connect
+from shmpipe_core.progress import ENV as PROGRESS_ENV
+from shmpipe_core.runs import delete_intermediates
+from shmpipe_core.vineyard_connect import connect, locate
 
-from .steps import StepRun, last_json, run_step
+from .steps import SignalForwarding, StepRun, last_json, run_step
 
 STEPS = ("preprocess", "train", "evaluate")
 
@@ -35,12 +42,66 @@ class RunSpec:
         return args
 
 
-def prepare_raw(data_dir: Path, multiplier: int, env: dict | None = None) -> StepRun | None:
+class Report:
+    """What the runner says while it runs, on stderr: a line as each step starts and ends, and
+    with `progress` the steps' own progress bars. `quiet` says nothing."""
+
+    def __init__(self, stream=None, quiet: bool = False, progress: bool = False):
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.progress = progress and not quiet
+
+    def line(self, text: str) -> None:
+        if not self.quiet:
+            print(f"pipeline: {text}", file=self.stream, flush=True)
+
+    def started(self, name: str) -> None:
+        self.line(f"{name} started")
+
+    def finished(self, name: str, seconds: float) -> None:
+        self.line(f"{name} done in {seconds:.2f}s")
+
+    def echo(self):
+        """Where a step's stderr goes as it comes: this stream, when bars are shown."""
+        return self.stream.buffer if self.progress and hasattr(self.stream, "buffer") else None
+
+    def env(self, env: dict | None) -> dict | None:
+        """The steps' environment: bars on or off as here (their stderr is a pipe, not a tty)."""
+        return {**(env if env is not None else os.environ), PROGRESS_ENV: str(int(self.progress))}
+
+
+SILENT = Report(quiet=True)
+
+
+def _run(
+    name: str,
+    args: list[str],
+    env: dict | None,
+    report: Report,
+    signals: SignalForwarding | None,
+) -> StepRun:
+    if signals is not None:
+        signals.check()
+    report.started(name)
+    step = run_step(name, args, report.env(env), echo=report.echo(), signals=signals)
+    if signals is not None:
+        signals.check(name)
+    report.finished(name, step.seconds)
+    return _check(step)
+
+
+def prepare_raw(
+    data_dir: Path,
+    multiplier: int,
+    env: dict | None = None,
+    report: Report = SILENT,
+    signals: SignalForwarding | None = None,
+) -> StepRun | None:
     """Write the raw table unless it exists (prepare-data runs once, before any timed step)."""
     if raw_path(data_dir, multiplier).exists():
         return None
     args = ["--multiplier", str(multiplier), "--data-dir", str(data_dir)]
-    return _check(run_step("prepare-data", args, env))
+    return _run("prepare-data", args, env, report, signals)
 
 
 def ensure_vineyard(cli_socket: str | None = None) -> str:
@@ -50,33 +111,95 @@ def ensure_vineyard(cli_socket: str | None = None) -> str:
     return endpoint.socket
 
 
-def run_steps(spec: RunSpec, before_step: Callable[[str], None] | None = None) -> list[StepRun]:
+def run_steps(
+    spec: RunSpec,
+    before_step: Callable[[str], None] | None = None,
+    report: Report = SILENT,
+    signals: SignalForwarding | None = None,
+) -> list[StepRun]:
     """preprocess, train, evaluate, each its own process; `before_step(name)` runs untimed
     before each (the benchmark evicts the NAS files there, so reads are cold)."""
     steps = []
     for step in STEPS:
         if before_step is not None:
             before_step(step)
-        steps.append(_check(run_step(step, spec.step_args(step), spec.env)))
+        steps.append(_run(step, spec.step_args(step), spec.env, report, signals))
     return steps
 
 
-def run_pipeline(spec: RunSpec) -> dict:
-    prepare_raw(spec.data_dir, spec.multiplier, spec.env)
-    if spec.store == "vineyard" and spec.vineyard_socket is None:
-        # Start (or find) the store before the clock runs: in a cluster it is already there.
-        ensure_vineyard()
-    steps = run_steps(spec)
+def _row(name: str, seconds: float, peak_rss_bytes: int | None = None) -> dict:
+    return {"name": name, "seconds": round(seconds, 3), "peak_rss_bytes": peak_rss_bytes}
+
+
+def _start_vineyard(spec: RunSpec, report: Report) -> dict | None:
+    """Start the embedded vineyardd if the run needs it and none answers; its row, if started."""
+    if spec.store != "vineyard" or spec.vineyard_socket is not None:
+        return None
+    endpoint, up = locate()
+    if up or endpoint.configured:
+        ensure_vineyard()  # in a cluster, or already running: nothing to time
+        return None
+    # Before the clock of the steps runs: in a cluster the store is already there.
+    report.started("vineyardd")
+    start = time.perf_counter()
+    ensure_vineyard()
+    seconds = time.perf_counter() - start
+    report.finished("vineyardd", seconds)
+    return _row("vineyardd", seconds)
+
+
+def cleanup(spec: RunSpec, report: Report) -> dict[str, list[str]] | None:
+    """Delete the run's split, keeping its model and metrics (the workflows' exit handler)."""
+    try:
+        return delete_intermediates(spec.data_dir, spec.run_id, spec.store, spec.vineyard_socket)
+    except StepError as e:
+        # The run's own outcome matters more; this says how to finish the cleanup by hand.
+        report.line(f"could not delete the split ({e}); run `cleanup --run-id {spec.run_id}`")
+        return None
+
+
+def embedded_vineyard_line(spec: RunSpec) -> str | None:
+    """One line saying the embedded vineyardd outlives the run, what it holds, how to stop it."""
+    if spec.store != "vineyard" or spec.vineyard_socket is not None:
+        return None
+    endpoint, _ = locate()
+    if endpoint.configured:
+        return None
+    state = embedded.status()
+    if not state["running"]:
+        return None
+    return (
+        f"the embedded vineyardd is still running ({state['memory_usage'] / 2**20:.0f} MiB of "
+        f"{state['memory_limit'] / 2**30:.1f} GiB in use, socket {state['socket']}); "
+        "stop it with `vineyard-local stop`"
+    )
+
+
+def run_pipeline(spec: RunSpec, report: Report = SILENT, keep: bool = False) -> dict:
+    """The whole run. The split is deleted at the end, success or failure, unless `keep`;
+    SIGINT and SIGTERM reach the running step, which is waited for (steps.SignalForwarding)."""
+    rows = []
+    with SignalForwarding() as signals:
+        try:
+            prepared = prepare_raw(spec.data_dir, spec.multiplier, spec.env, report, signals)
+            if prepared is not None:
+                rows.append(_row(prepared.name, prepared.seconds, prepared.peak_rss_bytes))
+            started = _start_vineyard(spec, report)
+            signals.check()
+            if started is not None:
+                rows.append(started)
+            steps = run_steps(spec, report=report, signals=signals)
+        finally:
+            deleted = None if keep else cleanup(spec, report)
     metrics = last_json(steps[-1].stdout)
     return {
         "mse": metrics["mse"],
         "sink": spec.store,
         "multiplier": spec.multiplier,
         "run_id": spec.run_id,
-        "steps": [
-            {"name": s.name, "seconds": round(s.seconds, 3), "peak_rss_bytes": s.peak_rss_bytes}
-            for s in steps
-        ],
+        "steps": [_row(s.name, s.seconds, s.peak_rss_bytes) for s in steps],
+        "setup": rows,
+        "deleted": deleted,
     }
 
 

@@ -1,5 +1,5 @@
 """`cleanup`: delete a run's intermediates (vineyard objects, NAS split files), keep its model
-and metrics.
+and metrics; with --all, every run's (--older-than: only old ones).
 
 The workflows run it in their `onExit` handler, so shared memory does not fill up run after run.
 """
@@ -7,16 +7,26 @@ The workflows run it in their `onExit` handler, so shared memory does not fill u
 import json
 import sys
 
-from ..cli import Parser, add_data_dir, add_debug, add_run_id, run
-from ..runs import delete_intermediates
+from ..cli import Parser, add_data_dir, add_debug, run
+from ..errors import UsageError
+from ..runs import delete_intermediates, delete_many, parse_age
 from ..store import STORES
 
 
 def build_parser() -> Parser:
     parser = Parser(
-        prog="cleanup", description="Delete a run's intermediate data; keep its model and metrics."
+        prog="cleanup",
+        description="Delete the intermediate data of a run (--run-id) or of many (--all); keep "
+        "their models and metrics.",
     )
-    add_run_id(parser)
+    parser.add_argument("--run-id", default=None, help="the run to clean (no default)")
+    parser.add_argument("--all", action="store_true", help="clean every run with a split")
+    parser.add_argument(
+        "--older-than",
+        default=None,
+        metavar="AGE",
+        help="with --all: only runs last changed longer ago than AGE, e.g. 90m, 12h, 7d",
+    )
     add_data_dir(parser)
     parser.add_argument(
         "--store",
@@ -32,8 +42,24 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     def body(args):
-        deleted = delete_intermediates(args.data_dir, args.run_id, args.store, args.vineyard_socket)
-        print(json.dumps({"run_id": args.run_id, "deleted": deleted}))
+        if args.all == (args.run_id is not None):
+            raise UsageError("give either --run-id ID or --all (see `runs` for the run ids)")
+        if args.older_than is not None and not args.all:
+            raise UsageError("--older-than goes with --all")
+        if args.run_id is not None:
+            deleted = delete_intermediates(
+                args.data_dir, args.run_id, args.store, args.vineyard_socket
+            )
+            print(json.dumps({"run_id": args.run_id, "deleted": deleted}))
+            return
+        try:
+            older = None if args.older_than is None else parse_age(args.older_than)
+        except ValueError:
+            raise UsageError(
+                f"invalid --older-than {args.older_than!r}: give an age such as 90m, 12h or 7d"
+            ) from None
+        deleted = delete_many(args.data_dir, older, args.store, args.vineyard_socket)
+        print(json.dumps({"deleted": deleted}))
 
     return run(build_parser(), body, argv)
 

@@ -5,7 +5,8 @@ import sys
 
 from .. import embedded
 from ..cli import Parser, run
-from ..errors import UsageError
+from ..errors import StepError, UsageError
+from ..sizes import human, parse_size
 
 
 def build_parser() -> Parser:
@@ -21,11 +22,26 @@ def build_parser() -> Parser:
     return parser
 
 
+def _refuse_another_size(size: str | None) -> None:
+    """A running daemon keeps its size: say so rather than ignore --size."""
+    wanted = None if size is None else parse_size(size)
+    if wanted is None:
+        return
+    state = embedded.status()
+    if state["running"] and state["memory_limit"] != wanted:
+        raise StepError(
+            f"the embedded vineyardd already runs with {human(state['memory_limit'])}, not "
+            f"{human(wanted)}: run `vineyard-local stop` first (its objects are lost), then "
+            f"`vineyard-local start --size {size}`"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     def body(args):
         if args.action == "start":
             if args.size is not None and not args.size.strip():
                 raise UsageError("--size is empty: give a size such as 8Gi")
+            _refuse_another_size(args.size)
             print(embedded.ensure_running(args.size))
         elif args.action == "stop":
             print("stopped" if embedded.stop() else "not running")

@@ -1,0 +1,143 @@
+"""The local runner as a user meets it: lines on stderr while steps run, signals reach the running
+step, the split is deleted at the end (unless --keep), the embedded vineyardd is mentioned."""
+
+import json
+import queue
+import signal
+import threading
+import time
+
+import psutil
+import pytest
+
+from tests.support.processes import run_cli, start_step
+from tests.support.vineyard import names
+
+
+def _lines(process) -> queue.Queue:
+    """The process's stderr, line by line, as it comes (a thread reads it)."""
+    lines = queue.Queue()
+
+    def read():
+        for line in process.stderr:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def _wait_for_line(lines: queue.Queue, text: str, seen: list[str]) -> None:
+    # A bound against hanging forever on a runner that holds its output back, not a timing check.
+    while True:
+        line = lines.get(timeout=120)
+        assert line is not None, f"stderr ended before {text!r}: {seen}"
+        seen.append(line)
+        if text in line:
+            return
+
+
+def _stopped_step(pipeline) -> psutil.Process:
+    """The step the pipeline runs, once it has stopped itself at its fault point."""
+    deadline = time.monotonic() + 120
+    while True:
+        assert pipeline.poll() is None, pipeline.communicate()
+        for child in psutil.Process(pipeline.pid).children():
+            if child.status() == psutil.STATUS_STOPPED:
+                return child
+        assert time.monotonic() < deadline, "no step reached its fault point"
+        time.sleep(0.02)
+
+
+def _nas_pipeline(data_dir, run_id, *extra, env=None):
+    return start_step(
+        "pipeline", "--sink", "nas", "--data-dir", data_dir, "--run-id", run_id, *extra, env=env
+    )
+
+
+def test_step_lines_stream_while_a_step_runs(data_dir, vineyard_socket):
+    # preprocess stops itself in the middle of its commit: its "started" line must be out by then.
+    pipeline = start_step(
+        "pipeline",
+        *("--sink", "vineyard", "--vineyard-socket", vineyard_socket),
+        *("--data-dir", data_dir, "--run-id", "stream"),
+        env={"SHMPIPE_FAULT_STOP": "vineyard-commit"},
+    )
+    step = None
+    try:
+        lines, seen = _lines(pipeline), []
+        _wait_for_line(lines, "pipeline: preprocess started", seen)
+        step = _stopped_step(pipeline)
+        assert step.status() == psutil.STATUS_STOPPED  # the line came while it ran
+        step.resume()
+        _wait_for_line(lines, "pipeline: preprocess done in", seen)
+        _wait_for_line(lines, "pipeline: train started", seen)
+        _wait_for_line(lines, "pipeline: evaluate done in", seen)
+        pipeline.wait(timeout=300)
+        assert pipeline.returncode == 0, seen
+    finally:
+        if pipeline.poll() is None:
+            pipeline.kill()
+        if step is not None and step.is_running():
+            step.kill()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_reaches_the_running_step_and_is_waited_for(data_dir, signum):
+    pipeline = _nas_pipeline(data_dir, "sig", env={"SHMPIPE_FAULT_STOP": "nas-commit"})
+    step = None
+    try:
+        step = _stopped_step(pipeline)
+        pipeline.send_signal(signum)
+        _, err = pipeline.communicate(timeout=120)
+        assert pipeline.returncode == 128 + signum, err
+        # The pipeline waited for its step: nothing is left running to write artifacts later.
+        assert not psutil.pid_exists(step.pid) or step.status() == psutil.STATUS_ZOMBIE
+        lines = err.strip().splitlines()
+        assert f"interrupted by {signal.Signals(signum).name}" in lines[-1]
+        assert "Traceback" not in err
+        run = data_dir / "runs" / "sig"
+        assert not (run / "model.json").exists()
+        assert not (run / "splits" / "manifest.json").exists()
+    finally:
+        if pipeline.poll() is None:
+            pipeline.kill()
+        if step is not None and psutil.pid_exists(step.pid):
+            step.kill()
+
+
+def test_the_split_is_deleted_at_the_end_unless_keep(data_dir, vineyard_socket):
+    common = ["--data-dir", data_dir, "--vineyard-socket", vineyard_socket, "--quiet"]
+    for sink in ("nas", "vineyard"):
+        run_cli("pipeline", "--sink", sink, "--run-id", f"gone-{sink}", *common)
+        run = data_dir / "runs" / f"gone-{sink}"
+        assert (run / "model.json").is_file() and (run / "metrics.json").is_file()
+        assert not (run / "splits" / "manifest.json").exists()
+        assert names(vineyard_socket, f"gone-{sink}/*") == {}
+    run_cli("pipeline", "--store", "vineyard", "--run-id", "kept", "--keep", *common)
+    assert "kept/splits" in names(vineyard_socket, "kept/*")
+
+    listed = run_cli("runs", "--json", *common[:-1]).stdout.splitlines()
+    runs = {r["run_id"]: r for r in map(json.loads, listed)}
+    assert runs["kept"]["stores"] == ["vineyard"] and runs["kept"]["bytes"] > 0
+    assert runs["kept"]["model"] and runs["kept"]["metrics"]
+    assert runs["gone-nas"]["stores"] == [] and runs["gone-nas"]["model"]
+
+    # Not old enough: kept. Then everything.
+    run_cli("cleanup", "--all", "--older-than", "1h", *common[:-1])
+    assert "kept/splits" in names(vineyard_socket, "kept/*")
+    run_cli("cleanup", "--all", *common[:-1])
+    assert names(vineyard_socket, "kept/*") == {}
+
+
+def test_a_local_run_reports_setup_and_the_embedded_vineyardd(tmp_path, isolated_env):
+    try:
+        out = run_cli("pipeline", "--sink", "vineyard", "--data-dir", tmp_path, env=isolated_env)
+        steps = [line.split()[0] for line in out.stdout.splitlines()[1:6]]
+        assert steps == ["prepare-data", "vineyardd", "preprocess", "train", "evaluate"]
+        last = out.stderr.strip().splitlines()[-1]
+        assert "embedded vineyardd is still running" in last and "vineyard-local stop" in last
+        run_id = out.stdout.split("run_id=")[1].split()[0]
+        assert (tmp_path / "runs" / run_id / "model.json").is_file()
+    finally:
+        run_cli("vineyard-local", "stop", env=isolated_env)
