@@ -214,6 +214,9 @@ class NasStore:
             arrays[name] = array
         return arrays, manifest
 
+    def verify_unchanged(self) -> None:
+        """Nothing to check: NAS arrays are read into this process's own memory."""
+
     def delete(self, run_id: str) -> list[str]:
         directory = splits_dir(self.data_dir, run_id)
         with run_lock(directory, create=False) as has_run:

@@ -179,7 +179,7 @@ class VineyardStore:
     def __init__(self, client, endpoint):
         self.client = client
         self.endpoint = endpoint
-        self._held = []
+        self._held = []  # what `read` handed out: (splits object, run id, manifest, arrays)
 
     @classmethod
     def connect(cls, socket: str | None = None) -> "VineyardStore":
@@ -220,16 +220,23 @@ class VineyardStore:
         except (KeyError, TypeError, json.JSONDecodeError) as e:
             raise StepError(f"{where} is corrupt ({type(e).__name__}): rerun preprocess") from None
         manifests.check(manifest, where, names)
-        arrays = {}
+        arrays, shared = {}, {}
         for name in names:
             array = tensor_array(splits.member(name))
             if manifest["arrays"][name].get("order") == "F":
                 array = array.T
             manifests.verify(manifest, name, array, self.name(run_id, name))
+            shared[name] = array
             arrays[name] = copy_on_write(array) if writable else array
-        # Holding the object keeps vineyard from reusing its memory under our mappings.
-        self._held.append(splits)
+        # The object, and the shared (never the copy-on-write) views for `verify_unchanged`:
+        # a writable view is the caller's to change, the shared one shows what vineyard holds.
+        self._held.append((splits, run_id, manifest, shared))
         return arrays, manifest
+
+    def verify_unchanged(self) -> None:
+        for _, run_id, manifest, shared in self._held:
+            for name, array in shared.items():
+                manifests.verify_unchanged(manifest, name, array, run_id)
 
     def _splits(self, run_id: str):
         """The run's latest `<run>/splits` object, its blobs mapped in this instance."""
