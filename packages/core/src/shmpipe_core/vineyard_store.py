@@ -23,6 +23,7 @@ from .copy_on_write import copy_on_write
 from .errors import StepError
 from .pages import populate_for_write
 from .signals import signals_deferred
+from .sizes import human
 from .vineyard_client import vineyard_c
 from .vineyard_connect import connect
 
@@ -83,21 +84,31 @@ class VineyardWriter:
         try:
             builder = self.store.client.create_blob(nbytes)
         except C.NotEnoughMemoryException:
-            self.abort()
-            status = self.store.client.status
-            free = status.memory_limit - status.memory_usage
-            raise StepError(
-                f"vineyard at {self.store.endpoint.socket} is out of shared memory: {name} needs "
-                f"{nbytes / 2**30:.2f} GiB, {free / 2**30:.2f}"
-                " GiB are free; delete finished runs (`cleanup --run-id ...`) or give vineyardd "
-                "more memory"
-            ) from None
+            raise self._out_of_memory(name, nbytes) from None
         stored = np.frombuffer(memoryview(builder), dtype=np.float64, count=math.prod(shape))
         stored = stored.reshape(stored_shape)
         array = stored.T if order == "F" else stored
         populate_for_write(stored)
         self.builders[name] = (builder, stored_shape, array)
         return array
+
+    def _out_of_memory(self, name: str, nbytes: int) -> StepError:
+        """Says why an allocation failed, measured before this commit's arrays are freed:
+        afterwards the free memory would include them and could exceed what was asked for."""
+        status = self.store.client.status
+        limit = status.memory_limit
+        free = limit - status.memory_usage
+        taken = sum(array.nbytes for _, _, array in self.builders.values())
+        self.abort()
+        said = f"{name} needs {human(nbytes)} in one piece, {human(free)} of {human(limit)} is free"
+        if taken:
+            said += f" after this split's other arrays took {human(taken)}"
+        if free >= nbytes:
+            said += " but not in one piece (vineyardd's free memory is fragmented)"
+        return StepError(
+            f"vineyard at {self.store.endpoint.socket} is out of shared memory: {said}; delete "
+            "finished runs (`cleanup --run-id ...`) or give vineyardd more memory"
+        )
 
     def commit(self, features: list[str]) -> dict:
         C = vineyard_c()
