@@ -4,6 +4,8 @@ runtime errors, no traceback. Extends tests/reliability/test_cli_errors.py (bad 
 unreadable vineyard config), which is not repeated here."""
 
 import os
+import resource
+import subprocess
 
 import numpy as np
 import pyarrow as pa
@@ -11,7 +13,7 @@ import pytest
 from shmpipe_core.dataset import raw_path
 
 from tests.reliability.test_cli_errors import assert_one_line_error
-from tests.support.processes import run_cli
+from tests.support.processes import BIN, run_cli
 
 
 def copy_raw(data_dir):
@@ -91,3 +93,58 @@ def test_vineyard_config_naming_a_socket_nobody_answers_on(tmp_path):
 def test_prepare_data_multiplier(value, tmp_path):
     result = run_cli("prepare-data", "--multiplier", value, "--data-dir", tmp_path, check=False)
     assert_one_line_error(result, 2, "multiplier")
+
+
+def _fifo(path):
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        # A valid config padded past the cap: only the cap refuses it.
+        (lambda p: p.write_text("Vineyard:\n  IPCSocket: nobody.sock\n" + "#" * 70_000 + "\n"),
+         ["larger than 64 KiB"]),
+        (lambda p: p.write_bytes(bytes(range(256)) * 4), ["not UTF-8"]),
+        (lambda p: p.write_text("Vineyard: [\n"), ["not YAML"]),
+        (lambda p: p.write_text("Vineyard:\n  IPCSocket: 5\n"), ["no `Vineyard.IPCSocket`"]),
+        (lambda p: p.write_text("Vineyard:\n  IPCSocket: [a, b]\n"), ["no `Vineyard.IPCSocket`"]),
+        (lambda p: p.write_text("- Vineyard\n"), ["no `Vineyard.IPCSocket`"]),
+        (_fifo, ["not a regular file"]),
+    ],
+    ids=["huge", "binary", "not-yaml", "number", "list", "top-list", "fifo"],
+)  # fmt: skip
+def test_a_malformed_vineyard_config_is_one_line(make, words, tmp_path):
+    config = tmp_path / "vineyard-config.yaml"
+    make(config)
+    result = run_cli("evaluate", "--source", "vineyard", "--data-dir", tmp_path,
+                     env={"VINEYARD_CONFIG": str(config)}, check=False, timeout=60)  # fmt: skip
+    assert_one_line_error(result, 1, str(config), *words, "IPCSocket")
+
+
+def test_vineyard_config_at_dev_zero_is_refused_unread(tmp_path):
+    def limit_memory():  # were it read, it would fill memory: fail at 4 GiB instead
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    result = subprocess.run(
+        [str(BIN / "evaluate"), "--source", "vineyard", "--data-dir", str(tmp_path)],
+        env={**os.environ, "VINEYARD_CONFIG": "/dev/zero"},
+        capture_output=True, text=True, timeout=60, preexec_fn=limit_memory,
+    )  # fmt: skip
+    assert_one_line_error(result, 1, "/dev/zero", "not a regular file")
+
+
+def test_a_vineyard_size_that_is_not_a_size_is_refused(isolated_env, tmp_path):
+    env = {**isolated_env, "SHMPIPE_VINEYARD_SIZE": "junk"}
+    try:
+        result = run_cli("evaluate", "--source", "vineyard", "--data-dir", tmp_path, env=env,
+                         check=False)  # fmt: skip
+        assert_one_line_error(result, 1, "SHMPIPE_VINEYARD_SIZE", "'junk'", "8Gi")
+        result = run_cli("vineyard-local", "start", "--size", "12 parsecs", env=isolated_env,
+                         check=False)  # fmt: skip
+        assert_one_line_error(result, 2, "--size", "'12 parsecs'", "8Gi")
+        # vineyardd would have read either as "all of the machine's memory": none was started.
+        assert not os.path.exists(os.path.join(env["SHMPIPE_VINEYARD_DIR"], "vineyard.sock"))
+    finally:
+        run_cli("vineyard-local", "stop", env=isolated_env, check=False)

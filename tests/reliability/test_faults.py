@@ -1,6 +1,8 @@
 """Faults: a step killed during its save, vineyard out of memory, vineyardd restarted
 between steps."""
 
+import re
+
 import pytest
 from shmpipe_core.nas_store import NasStore
 from shmpipe_core.vineyard_store import VineyardStore
@@ -61,10 +63,19 @@ def test_out_of_memory_is_clear_and_touches_nothing_else(data_dir, vineyardd):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert "out of shared memory" in lines[0] and socket in lines[0] and "cleanup" in lines[0]
+    # Why it failed, in sizes a person reads: the arrays already allocated count, measured
+    # before they were freed again (else "needs 0.01 GiB, 0.03 GiB are free").
+    needs, free = re.search(r"X_test needs (\S+ \S+) in one piece, (\S+ \S+) of", lines[0]).groups()
+    assert in_bytes(needs) > in_bytes(free) and "other arrays took" in lines[0], lines[0]
     # Nothing of the failed run is named or kept; the other run is intact and readable.
     assert names(socket) == other
     assert memory_usage(socket) == used
     run_cli("train", "--source", "vineyard", "--run-id", "other", *common)
+
+
+def in_bytes(size: str) -> float:
+    number, unit = size.split()
+    return float(number) * 1024 ** ["B", "KiB", "MiB", "GiB"].index(unit)
 
 
 def test_vineyardd_restarted_between_steps(data_dir, short_tmp):

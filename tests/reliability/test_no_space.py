@@ -1,6 +1,7 @@
 """A NAS commit that runs out of space leaves nothing behind and says so in one line; a rerun
 with room succeeds."""
 
+import re
 import shutil
 import subprocess
 
@@ -28,6 +29,15 @@ def test_no_space_in_the_middle_of_a_nas_commit(data_dir):
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(errors) == 2 and "Traceback" not in result.stderr, result.stderr
     for line in errors:
-        assert "no space left on" in line and "free" in line and " MB" in line, line
+        assert "no space left on" in line and re.search(r"free [\d.]+ [KM]iB", line), line
     assert "rc=1" in result.stdout
     assert result.stdout.split("rc=1")[1].split() == [], "the failed commits left files"
+
+
+def test_prepare_data_without_room_says_the_sizes_in_mib(data_dir):
+    """Sizes below 1 GiB print in MiB (or KiB): "0.0 GiB free, needs 0.0 GiB" tells nothing."""
+    target = data_dir / "runs" / "raw"
+    result = in_small_mount(data_dir, f"{BIN / 'prepare-data'} --multiplier 10 --data-dir {target}")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert re.search(r"has [\d.]+ [KM]iB free, the table needs [\d.]+ MiB", lines[0]), lines[0]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import vineyardd
 from .errors import StepError
+from .sizes import check_size
 from .vineyard_client import answers, try_connect
 
 SIZE_ENV = "SHMPIPE_VINEYARD_SIZE"
@@ -81,6 +82,8 @@ def socket_path() -> Path:
 def default_size() -> str:
     """Three quarters of /dev/shm: room for the largest split without starving the machine."""
     if os.environ.get(SIZE_ENV):
+        # vineyardd would read a value it does not know as "the machine's whole memory".
+        check_size(os.environ[SIZE_ENV], SIZE_ENV)
         return os.environ[SIZE_ENV]
     total = shutil.disk_usage("/dev/shm").total if os.path.isdir("/dev/shm") else 4 << 30
     return str(total * 3 // 4)

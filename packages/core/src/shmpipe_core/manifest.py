@@ -96,3 +96,19 @@ def verify(manifest: dict, name: str, array: np.ndarray, where: str) -> None:
                 f"{where}: {name} does not match its manifest ({key} {actual[key]} != "
                 f"{expected[key]}); the split is damaged or from another run: rerun preprocess"
             )
+
+
+def verify_unchanged(manifest: dict, name: str, array: np.ndarray, run_id: str) -> None:
+    """Check again, after a step used it, an array it read zero-copy.
+
+    vineyardd frees a deleted object's memory even while a reader maps it, and the next
+    allocation may reuse it: the array would change under the reader. The checksum samples
+    elements (see `checksum`), so a change that misses every sample goes unseen.
+    """
+    if checksum(array) != manifest["arrays"][name]["checksum"]:
+        raise StepError(
+            f"{name} of run {run_id!r} changed in shared memory while this step used it (the "
+            "run was cleaned up, or rerun twice, meanwhile and vineyard reused its memory): "
+            "nothing was written; rerun preprocess and this step, and run cleanup only after "
+            "the run's steps have ended"
+        )

@@ -32,6 +32,7 @@ from .dataset import run_dir
 from .errors import StepError
 from .files import atomic_path, open_dir, refuse_links, write_json
 from .pages import populate_for_write
+from .sizes import human
 
 MANIFEST = "manifest.json"
 LOCK = ".splits.lock"
@@ -75,10 +76,9 @@ def _mount_point(path: Path) -> Path:
 
 def _no_space(directory: Path, needed: int) -> StepError:
     free = shutil.disk_usage(directory).free
-    short = max(1, -(-(needed - free) // 2**20))
     return StepError(
-        f"no space left on {_mount_point(directory)}: free {short} MB (the split needs "
-        f"{needed / 2**20:.0f} MB, {free / 2**20:.0f} MB are free), then rerun preprocess"
+        f"no space left on {_mount_point(directory)}: free {human(max(1, needed - free))} (the "
+        f"split needs {human(needed)}, {human(free)} are free), then rerun preprocess"
     )
 
 
@@ -213,6 +213,9 @@ class NasStore:
             manifests.verify(manifest, name, array, str(path))
             arrays[name] = array
         return arrays, manifest
+
+    def verify_unchanged(self) -> None:
+        """Nothing to check: NAS arrays are read into this process's own memory."""
 
     def delete(self, run_id: str) -> list[str]:
         directory = splits_dir(self.data_dir, run_id)

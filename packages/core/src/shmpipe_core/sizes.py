@@ -1,20 +1,46 @@
-"""Memory sizes as vineyardd reads them: a number with an optional K, M, G or T suffix (with or
-without a trailing 'i'), each a power of 1024 (vineyardd reads 64M and 64Mi alike as 64 MiB,
-checked with `vineyard-local status`)."""
+"""Memory and disk sizes: reading them as vineyardd does, and printing them for people.
+
+vineyardd reads a number with an optional K, M, G, T, P or E suffix (with or without a trailing
+'i'), each a power of 1024, so 64M and 64Mi are both 64 MiB (`parse_memory_size` in v6d's
+src/common/util/env.cc; checked with `vineyard-local status`). It reads anything else, `junk`
+included, as 0 and then takes the machine's whole memory (`BulkstoreSpecResolver::
+parseMemoryLimit`, src/server/util/spec_resolvers.cc): `check_size` refuses that first.
+"""
 
 import re
 
-_SIZE = re.compile(r"\s*(\d+)\s*([KMGT]?)i?\s*", re.IGNORECASE)
-_POWER = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4}
+from .errors import StepError
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGTPE]?)i?\s*", re.IGNORECASE)
+_POWER = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 
 
 def parse_size(text: str) -> int | None:
-    """Bytes, or None for a form this does not know (vineyardd itself judges those)."""
+    """Bytes, or None for text that is not a size."""
     match = _SIZE.fullmatch(str(text))
     if match is None:
         return None
-    return int(match.group(1)) * 1024 ** _POWER[match.group(2).upper()]
+    return int(float(match.group(1)) * 1024 ** _POWER[match.group(2).upper()])
 
 
-def human(nbytes: int) -> str:
-    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.0f} MiB"
+def check_size(text: str, source: str, error: type[StepError] = StepError) -> int:
+    """The size in bytes, or `error` saying what is wrong with `source`'s value."""
+    nbytes = parse_size(text)
+    if nbytes is None or nbytes <= 0:
+        raise error(
+            f"{source} is {str(text)!r}, not a memory size: give a positive number of bytes "
+            "with an optional K, M, G or T suffix, such as 512Mi or 8Gi"
+        )
+    return nbytes
+
+
+def human(nbytes: float) -> str:
+    """`nbytes` in the largest binary unit that keeps the number at least 1: 512 KiB, 3.4 MiB,
+    35 MiB, 1.5 GiB (one decimal below 10, so small sizes do not print as 0)."""
+    value, unit = float(nbytes), 0
+    while abs(value) >= 1024 and unit < len(_UNITS) - 1:
+        value, unit = value / 1024, unit + 1
+    if unit == 0:
+        return f"{int(nbytes)} B"
+    return f"{value:.1f} {_UNITS[unit]}" if abs(value) < 10 else f"{value:.0f} {_UNITS[unit]}"

@@ -36,6 +36,11 @@ class Store(Protocol):
         `writable` asks for arrays the caller may change in place, its changes private to it.
         """
 
+    def verify_unchanged(self) -> None:
+        """After use, before publishing anything: the arrays `read` handed out still match
+        their manifests (StepError if not). Memory shared with the store can change under a
+        reader; a step checks this before it writes its results."""
+
     def delete(self, run_id: str) -> list[str]:
         """Delete the run's intermediates; returns what was deleted."""
 

@@ -9,6 +9,7 @@ import numpy as np
 from . import progress, raw
 from .dataset import COLUMN_NAMES, COLUMNS, ROWS_PER_MULTIPLIER, SEED, raw_path
 from .errors import StepError
+from .sizes import human
 
 
 def generate(multiplier: int) -> dict[str, np.ndarray]:
@@ -38,8 +39,8 @@ def prepare(data_dir: Path, multiplier: int, force: bool = False) -> dict:
         ) from None
     if free < nbytes * 1.05:
         raise StepError(
-            f"{path.parent} has {free / 2**30:.1f} GiB free, the table needs {nbytes / 2**30:.1f} "
-            "GiB: free space or pick a smaller --multiplier"
+            f"{path.parent} has {human(free)} free, the table needs {human(nbytes)}: free "
+            "space or pick a smaller --multiplier"
         )
     start = time.perf_counter()
     try:

@@ -8,6 +8,7 @@
 """
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import yaml
 
 from . import embedded
 from .errors import StepError
+from .sizes import human
 from .vineyard_client import answers, kind_of, try_connect
 
 FLUID_CONFIG_PATH = Path("/var/run/vineyard/vineyard-config.yaml")
@@ -33,24 +35,54 @@ class Endpoint:
         return self.source != EMBEDDED
 
 
+# A vineyard-config.yaml is a few lines: anything much larger is not one, and reading on
+# (a huge file, /dev/zero) would only fill memory.
+CONFIG_MAX_BYTES = 64 * 1024
+
+
 def read_config(path: Path) -> str:
     """The IPC socket named by a vineyard-config.yaml; relative to the file's directory."""
     path = Path(path)
     if path.is_dir():
         path = path / CONFIG_NAME
+
+    def bad(what: str) -> StepError:
+        return StepError(
+            f"cannot read the vineyard socket from {path} ({what}): it must be a YAML file "
+            "holding `Vineyard: {IPCSocket: <path>}`"
+        )
+
     try:
-        config = yaml.safe_load(path.read_text()) or {}
-        socket = config["Vineyard"]["IPCSocket"]
+        # Non-blocking: a FIFO there must not hang the step; it is refused below.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise StepError(
             f"vineyard config {path} does not exist: check the Fluid dataset mount or "
             "VINEYARD_CONFIG"
         ) from None
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as e:
-        raise StepError(
-            f"cannot read the vineyard socket from {path} ({type(e).__name__}: {e}): it must "
-            "hold `Vineyard: {IPCSocket: <path>}`"
-        ) from None
+    except OSError as e:
+        raise bad(e.strerror or type(e).__name__) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise bad("not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(CONFIG_MAX_BYTES + 1)
+    except OSError as e:
+        raise bad(e.strerror or type(e).__name__) from None
+    finally:
+        os.close(fd)
+    if len(data) > CONFIG_MAX_BYTES:
+        raise bad(f"larger than {human(CONFIG_MAX_BYTES)}")
+    try:
+        config = yaml.safe_load(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise bad("not UTF-8 text") from None
+    except yaml.YAMLError as e:
+        raise bad(f"not YAML: {str(e).splitlines()[0]}") from None
+    section = config.get("Vineyard") if isinstance(config, dict) else None
+    socket = section.get("IPCSocket") if isinstance(section, dict) else None
+    if not isinstance(socket, str) or not socket.strip():
+        raise bad("no `Vineyard.IPCSocket` path in it")
     return str(path.parent / socket)
 
 

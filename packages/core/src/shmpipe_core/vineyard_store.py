@@ -23,6 +23,7 @@ from .copy_on_write import copy_on_write
 from .errors import StepError
 from .pages import populate_for_write
 from .signals import signals_deferred
+from .sizes import human
 from .vineyard_client import vineyard_c
 from .vineyard_connect import connect
 
@@ -83,21 +84,31 @@ class VineyardWriter:
         try:
             builder = self.store.client.create_blob(nbytes)
         except C.NotEnoughMemoryException:
-            self.abort()
-            status = self.store.client.status
-            free = status.memory_limit - status.memory_usage
-            raise StepError(
-                f"vineyard at {self.store.endpoint.socket} is out of shared memory: {name} needs "
-                f"{nbytes / 2**30:.2f} GiB, {free / 2**30:.2f}"
-                " GiB are free; delete finished runs (`cleanup --run-id ...`) or give vineyardd "
-                "more memory"
-            ) from None
+            raise self._out_of_memory(name, nbytes) from None
         stored = np.frombuffer(memoryview(builder), dtype=np.float64, count=math.prod(shape))
         stored = stored.reshape(stored_shape)
         array = stored.T if order == "F" else stored
         populate_for_write(stored)
         self.builders[name] = (builder, stored_shape, array)
         return array
+
+    def _out_of_memory(self, name: str, nbytes: int) -> StepError:
+        """Says why an allocation failed, measured before this commit's arrays are freed:
+        afterwards the free memory would include them and could exceed what was asked for."""
+        status = self.store.client.status
+        limit = status.memory_limit
+        free = limit - status.memory_usage
+        taken = sum(array.nbytes for _, _, array in self.builders.values())
+        self.abort()
+        said = f"{name} needs {human(nbytes)} in one piece, {human(free)} of {human(limit)} is free"
+        if taken:
+            said += f" after this split's other arrays took {human(taken)}"
+        if free >= nbytes:
+            said += " but not in one piece (vineyardd's free memory is fragmented)"
+        return StepError(
+            f"vineyard at {self.store.endpoint.socket} is out of shared memory: {said}; delete "
+            "finished runs (`cleanup --run-id ...`) or give vineyardd more memory"
+        )
 
     def commit(self, features: list[str]) -> dict:
         C = vineyard_c()
@@ -179,7 +190,7 @@ class VineyardStore:
     def __init__(self, client, endpoint):
         self.client = client
         self.endpoint = endpoint
-        self._held = []
+        self._held = []  # what `read` handed out: (splits object, run id, manifest, arrays)
 
     @classmethod
     def connect(cls, socket: str | None = None) -> "VineyardStore":
@@ -220,16 +231,23 @@ class VineyardStore:
         except (KeyError, TypeError, json.JSONDecodeError) as e:
             raise StepError(f"{where} is corrupt ({type(e).__name__}): rerun preprocess") from None
         manifests.check(manifest, where, names)
-        arrays = {}
+        arrays, shared = {}, {}
         for name in names:
             array = tensor_array(splits.member(name))
             if manifest["arrays"][name].get("order") == "F":
                 array = array.T
             manifests.verify(manifest, name, array, self.name(run_id, name))
+            shared[name] = array
             arrays[name] = copy_on_write(array) if writable else array
-        # Holding the object keeps vineyard from reusing its memory under our mappings.
-        self._held.append(splits)
+        # The object, and the shared (never the copy-on-write) views for `verify_unchanged`:
+        # a writable view is the caller's to change, the shared one shows what vineyard holds.
+        self._held.append((splits, run_id, manifest, shared))
         return arrays, manifest
+
+    def verify_unchanged(self) -> None:
+        for _, run_id, manifest, shared in self._held:
+            for name, array in shared.items():
+                manifests.verify_unchanged(manifest, name, array, run_id)
 
     def _splits(self, run_id: str):
         """The run's latest `<run>/splits` object, its blobs mapped in this instance."""

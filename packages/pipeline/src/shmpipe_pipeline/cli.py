@@ -6,6 +6,7 @@ import sys
 from shmpipe_core.cli import Parser, add_data_dir, add_debug, add_multiplier, run
 from shmpipe_core.dataset import check_run_id
 from shmpipe_core.runs import new_run_id
+from shmpipe_core.sizes import human
 from shmpipe_core.store import STORES
 
 from .runner import Report, RunSpec, embedded_vineyard_line, run_pipeline
@@ -38,7 +39,7 @@ def build_parser() -> Parser:
 
 def _seconds(row: dict) -> str:
     peak = row.get("peak_rss_bytes")
-    memory = f"{peak / 2**20:>11.0f} MiB" if peak else f"{'-':>15}"
+    memory = f"{human(peak) if peak else '-':>15}"
     return f"{row['name']:<13}{row['seconds']:>9.2f}s{memory}"
 
 

@@ -14,6 +14,7 @@ from shmpipe_core.dataset import raw_path
 from shmpipe_core.errors import StepError
 from shmpipe_core.progress import ENV as PROGRESS_ENV
 from shmpipe_core.runs import delete_intermediates
+from shmpipe_core.sizes import human
 from shmpipe_core.vineyard_connect import connect, locate
 
 from .steps import SignalForwarding, StepRun, last_json, run_step
@@ -169,8 +170,8 @@ def embedded_vineyard_line(spec: RunSpec) -> str | None:
     if not state["running"]:
         return None
     return (
-        f"the embedded vineyardd is still running ({state['memory_usage'] / 2**20:.0f} MiB of "
-        f"{state['memory_limit'] / 2**30:.1f} GiB in use, socket {state['socket']}); "
+        f"the embedded vineyardd is still running ({human(state['memory_usage'])} of "
+        f"{human(state['memory_limit'])} in use, socket {state['socket']}); "
         "stop it with `vineyard-local stop`"
     )
 

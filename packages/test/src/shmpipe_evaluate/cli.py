@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from shmpipe_core import model_file
+from shmpipe_core import faults, model_file
 from shmpipe_core.cli import run, step_parser
 from shmpipe_core.dataset import run_dir
 from shmpipe_core.errors import StepError
@@ -33,6 +33,7 @@ def evaluate(args) -> dict:
     with metrics.phase("load"):
         saved = model_file.load(model_file.model_path(args.data_dir, args.run_id))
         arrays, manifest = store.read(args.run_id, ["X_test", "y_test"])
+    faults.point("evaluate-after-load")
     if manifest["features"] != saved["features"]:
         raise StepError("the model was trained on other features than this split has: rerun train")
     if saved["split_commit"] != manifest["commit"]:
@@ -46,6 +47,8 @@ def evaluate(args) -> dict:
     metrics.count("y_test", y)
     with metrics.phase("compute"):
         mse = model_file.mean_squared_error(y, model_file.predict(saved, X))
+    # As train: no metrics of arrays that changed under the computation.
+    store.verify_unchanged()
     result = {
         "mse": mse,
         "run_id": args.run_id,

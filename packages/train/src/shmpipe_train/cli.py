@@ -4,7 +4,7 @@ import argparse
 import json
 import sys
 
-from shmpipe_core import model_file
+from shmpipe_core import faults, model_file
 from shmpipe_core.cli import run, step_parser
 from shmpipe_core.metrics import StepMetrics
 from shmpipe_core.pages import populate_for_write
@@ -27,6 +27,7 @@ def train(args) -> dict:
         store = open_store(args.source, args.data_dir, args.vineyard_socket)
     with metrics.phase("load"):
         arrays, manifest = store.read(args.run_id, ["X_train", "y_train"], writable=True)
+    faults.point("train-after-load")
     X, y = arrays["X_train"], arrays["y_train"]
     metrics.count("X_train", X)
     metrics.count("y_train", y)
@@ -36,6 +37,9 @@ def train(args) -> dict:
         # them ours in one pass first is 2-5x faster than a copy-on-write fault per page.
         populate_for_write(X)
         model = LinearRegression(copy_X=False).fit(X, y)
+    # Zero-copy arrays can change under the fit (shared memory freed and reused): no model
+    # of changed data is saved.
+    store.verify_unchanged()
     with metrics.phase("save"):
         model_file.save(
             model_file.model_path(args.data_dir, args.run_id),

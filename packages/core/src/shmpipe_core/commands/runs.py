@@ -5,6 +5,7 @@ import sys
 
 from ..cli import Parser, add_data_dir, add_debug, run
 from ..runs import list_runs
+from ..sizes import human
 
 
 def build_parser() -> Parser:
@@ -20,10 +21,6 @@ def build_parser() -> Parser:
     return parser
 
 
-def _size(nbytes: int) -> str:
-    return f"{nbytes / 2**30:.2f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
-
-
 def _age(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -37,7 +34,7 @@ def table(runs) -> str:
     lines = [f"{'RUN':<36} {'STORE':<13} {'SIZE':>10} {'AGE':>5}  MODEL  METRICS"]
     for r in runs:
         lines.append(
-            f"{r.run_id:<36} {','.join(r.stores) or '-':<13} {_size(r.bytes):>10} "
+            f"{r.run_id:<36} {','.join(r.stores) or '-':<13} {human(r.bytes):>10} "
             f"{_age(r.age_s()):>5}  {'yes' if r.model else 'no':<5}  {'yes' if r.metrics else 'no'}"
         )
     return "\n".join(lines)

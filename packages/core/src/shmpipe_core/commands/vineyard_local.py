@@ -6,7 +6,7 @@ import sys
 from .. import embedded
 from ..cli import Parser, run
 from ..errors import StepError, UsageError
-from ..sizes import human, parse_size
+from ..sizes import check_size, human, parse_size
 
 
 def build_parser() -> Parser:
@@ -39,8 +39,8 @@ def _refuse_another_size(size: str | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     def body(args):
         if args.action == "start":
-            if args.size is not None and not args.size.strip():
-                raise UsageError("--size is empty: give a size such as 8Gi")
+            if args.size is not None:
+                check_size(args.size, "--size", UsageError)
             _refuse_another_size(args.size)
             print(embedded.ensure_running(args.size))
         elif args.action == "stop":
