@@ -17,7 +17,8 @@ RUNS = ("iso-a", "iso-b")
 
 @pytest.fixture(scope="module")
 def shared(raw_data_dir, tmp_path_factory, short_tmp):
-    """Four pipelines at once (two runs x two stores) on one vineyardd and one data dir."""
+    """Four pipelines at once (two runs x two stores) on one vineyardd and one data dir, their
+    splits kept (`--keep`) for the cleanup test to delete."""
     data_dir = data_dir_with_raw(raw_data_dir, tmp_path_factory.mktemp("shared"))
     process = start_vineyardd(short_tmp / "iso", size="512Mi")
     socket = str(short_tmp / "iso" / "vineyard.sock")
@@ -25,7 +26,7 @@ def shared(raw_data_dir, tmp_path_factory, short_tmp):
     pipelines = {
         (run, sink): start_step(
             "pipeline", "--sink", sink, "--data-dir", data_dir, "--run-id", f"{run}-{sink}",
-            "--vineyard-socket", socket, "--json",
+            "--vineyard-socket", socket, "--json", "--keep",
         )
         for run in RUNS
         for sink in ("nas", "vineyard")
