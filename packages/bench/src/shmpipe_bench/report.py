@@ -6,8 +6,9 @@ from pathlib import Path
 
 from shmpipe_pipeline.runner import STEPS
 
+from . import scaling
 from .summary import GB, HANDOFF_PHASES, PHASES, entry
-from .variants import NAMES
+from .variants import BY_NAME, NAMES
 
 RAW_MODES = {
     "warm": "read into the page cache",
@@ -21,12 +22,6 @@ SEGMENTS = {
     "handoff (the store's phases)": "#1f77b4",
     "compute (the same code for both stores)": "#ff7f0e",
     "other (exit)": "#eeeeee",
-}
-VARIANT_COLORS = {
-    "seed-nas": "#8c564b",
-    "seed-vineyard": "#d62728",
-    "nas": "#7f7f7f",
-    "vineyard": "#2ca02c",
 }
 
 
@@ -50,7 +45,7 @@ def write_results(out: Path, results: dict) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "results.md").write_text(markdown(results))
     chart(results, out / "results.png")
-    scaling_chart(results, out / "scaling.png")
+    scaling.chart(results["summary"], out / "scaling.png")
 
 
 def _s(x: float) -> str:
@@ -138,26 +133,7 @@ def markdown(results: dict) -> str:
             f"{_range(e, 'train_load_s')} | {_range(e, 'evaluate_load_s')} | "
             f"{_s(e['median']['memcpy_s'])} | {rss} | {e['median']['mse']:.10g} |"
         )
-    lines += [
-        "",
-        "## Scaling with M (medians)",
-        "",
-        "| M | "
-        + " | ".join(f"{v} e2e" for v in NAMES)
-        + " | "
-        + " | ".join(f"{v} peak RSS GB" for v in NAMES)
-        + " |",
-        "|---" * (1 + 2 * len(NAMES)) + "|",
-    ]
-    for multiplier in sorted({e["multiplier"] for e in summary}):
-        row = [entry(summary, v, multiplier) for v in NAMES]
-        lines.append(
-            f"| {multiplier} | "
-            + " | ".join(_s(e["median"]["e2e_s"]) if e else "–" for e in row)
-            + " | "
-            + " | ".join(_gb(e["median"]["max_peak_rss_bytes"]) if e else "–" for e in row)
-            + " |"
-        )
+    lines += ["", "## Scaling with M (medians)", "", *scaling.table(summary)]
     lines += [
         "",
         "## Steps: wall time and phases",
@@ -264,7 +240,7 @@ def chart(results: dict, path: Path) -> None:
             top = max(top, bottom)
         ax.set_xticks(range(len(present)), present, rotation=30, ha="right", fontsize=8)
         for tick, variant in zip(ax.get_xticklabels(), present, strict=True):
-            tick.set_color(VARIANT_COLORS[variant])
+            tick.set_color(BY_NAME[variant].color)
             tick.set_fontweight("bold")
         ax.set_ylim(0, top * 1.22)
         ax.set_ylabel("seconds, median (steps stacked: preprocess, train, evaluate)", fontsize=8)
@@ -278,37 +254,6 @@ def chart(results: dict, path: Path) -> None:
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0.1, 1, 1))  # room for the legend below the panels
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def scaling_chart(results: dict, path: Path) -> None:
-    """e2e and the largest step's peak RSS against M, one line per variant, log-log."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    summary = results["summary"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
-    for variant in NAMES:
-        rows = [e for e in summary if e["variant"] == variant]
-        rows.sort(key=lambda e: e["multiplier"])
-        if not rows:
-            continue
-        ms = [e["multiplier"] for e in rows]
-        style = {"color": VARIANT_COLORS[variant], "marker": "o", "label": variant}
-        left.plot(ms, [e["median"]["e2e_s"] for e in rows], **style)
-        right.plot(ms, [e["median"]["max_peak_rss_bytes"] / GB for e in rows], **style)
-    for ax, label in ((left, "e2e, seconds (median)"), (right, "largest step's peak RSS, GB")):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("M (10,000 rows each)")
-        ax.set_ylabel(label)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle("Cost against data size, per variant", fontsize=10)
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -9,13 +9,14 @@ class Variant:
     name: str
     method: str  # "seed": shmpipe_bench.seed's steps; "ours": the pipeline's steps
     store: str  # "nas" or "vineyard"
+    color: str  # in the charts
 
 
 VARIANTS = (
-    Variant("seed-nas", "seed", "nas"),
-    Variant("seed-vineyard", "seed", "vineyard"),
-    Variant("nas", "ours", "nas"),
-    Variant("vineyard", "ours", "vineyard"),
+    Variant("seed-nas", "seed", "nas", "#8c564b"),
+    Variant("seed-vineyard", "seed", "vineyard", "#d62728"),
+    Variant("nas", "ours", "nas", "#7f7f7f"),
+    Variant("vineyard", "ours", "vineyard", "#2ca02c"),
 )
 BY_NAME = {v.name: v for v in VARIANTS}
 NAMES = tuple(v.name for v in VARIANTS)
