@@ -1,40 +1,50 @@
-"""`pipeline-bench`: the NAS and the vineyard pipeline side by side, each step its own process.
+"""`pipeline-bench`: the seed's method and ours, each with NAS and with vineyard, side by side.
 
-For each multiplier the raw table is prepared once (untimed), then the two stores run A/B
-interleaved (nas, vineyard, then vineyard, nas, ...) so drift in machine load falls on both alike.
-Before train and before evaluate the NAS run's split files are evicted from the page cache, so NAS
-reads are cold as on a real NAS. After each run its intermediates are deleted, so shared memory and
-disk do not fill. Writes results.json, results.md and results.png (see bench/README.md).
+For each multiplier the raw table is prepared once (untimed); then each repeat runs the four
+variants (shmpipe_bench.variants) in an order rotated by one per repeat, so drift in machine load
+falls on all alike. Every step is its own process. Before measuring, the machine's free memory is
+touched once (first_touch). Each vineyard run gets a vineyardd of its own (bench_vineyardd). NAS
+reads are cold: the split's files are evicted from the page cache before train and evaluate. After
+each run its data is deleted. Writes results.json, results.md, results.png and scaling.png
+(see bench/README.md).
 """
 
 import argparse
 import os
 import resource
 import shutil
+import signal
 import socket
 import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
-from shmpipe_core import embedded
 from shmpipe_core.cli import Parser, add_data_dir, add_debug, run
-from shmpipe_core.dataset import SPLIT_NAMES, check_multiplier, raw_path, run_dir
-from shmpipe_core.errors import UsageError
+from shmpipe_core.dataset import (
+    ROWS_PER_MULTIPLIER,
+    SPLIT_NAMES,
+    check_multiplier,
+    raw_path,
+    run_dir,
+)
+from shmpipe_core.errors import StepError, UsageError
 from shmpipe_core.nas_store import splits_dir
 from shmpipe_core.runs import delete_intermediates
-from shmpipe_core.store import STORES
 from shmpipe_core.vineyard_client import memory_usage
 from shmpipe_core.vineyard_connect import locate
-from shmpipe_pipeline.runner import RunSpec, prepare_raw, run_steps
-from shmpipe_pipeline.steps import last_json, read_step_record
+from shmpipe_pipeline.runner import STEPS, RunSpec, prepare_raw, run_steps
+from shmpipe_pipeline.steps import StepRun, last_json, read_step_record, run_step
 
-from . import cold_cache, machine_info
+from . import bench_vineyardd, cold_cache, first_touch, machine_info, targets
 from .local_cluster import LocalCluster, fetch_throughput
 from .memcpy_floor import memcpy_seconds_in_child
 from .report import write_results
-from .summary import PHASES, ratios, summarize, targets
+from .seed.common import seed_dir
+from .summary import PHASES, handoff_seconds, ratios, summarize
+from .variants import VARIANTS, Variant, order
 
 DEFAULT_MULTIPLIERS = "10,100,300"
 RESULTS_ROOT = Path("bench/results")
@@ -43,15 +53,16 @@ RESULTS_ROOT = Path("bench/results")
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="pipeline-bench",
-        description="Benchmark the NAS and the vineyard pipeline side by side (A/B interleaved).",
+        description="Benchmark the seed's method and ours, each with NAS and with vineyard, "
+        "side by side (interleaved, each step its own process).",
     )
     parser.add_argument(
         "--multipliers",
         default=DEFAULT_MULTIPLIERS,
         help=f"comma-separated data multipliers (default {DEFAULT_MULTIPLIERS}; 2000 is the "
-        "seed's size: 7.4 GB raw on disk and about 7 GB of shared memory)",
+        "seed's size: 7.4 GB raw on disk and about 8 GB of shared memory)",
     )
-    parser.add_argument("--repeats", type=int, default=3, help="runs per store and multiplier")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per variant and multiplier")
     parser.add_argument(
         "--out", type=Path, default=None, help="results directory (default bench/results/LABEL)"
     )
@@ -59,7 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--label", default=None, help="names the default results directory (default: hostname)"
     )
     add_data_dir(parser)
-    parser.add_argument("--vineyard-socket", default=None, help="vineyard IPC socket")
+    parser.add_argument(
+        "--vineyard-socket",
+        default=None,
+        help="use this running vineyard for every vineyard run instead of one vineyardd per run",
+    )
+    parser.add_argument(
+        "--vineyardd",
+        choices=tuple(bench_vineyardd.CONFIGS),
+        default="plain",
+        help="the per-run vineyardd: plain (as vineyard-local starts it) or fluid (as Fluid's "
+        "VineyardRuntime starts it: --reserve_memory, the whole size faulted in at start-up, "
+        "which is timed apart)",
+    )
     parser.add_argument(
         "--drop-caches",
         action="store_true",
@@ -70,13 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--raw",
         choices=("warm", "cold"),
         default="warm",
-        help="the raw table before each preprocess, for both stores alike: read into the page "
+        help="the raw table before each preprocess, for every variant alike: read into the page "
         "cache (default) or evicted from it",
     )
     parser.add_argument(
         "--no-warmup",
         action="store_true",
-        help="skip the untimed M=1 run per store that loads the steps' code into the page cache",
+        help="skip the untimed M=1 run per variant that loads the steps' code into the page cache",
+    )
+    parser.add_argument(
+        "--no-first-touch",
+        action="store_true",
+        help="skip touching the machine's free memory once before measuring",
+    )
+    parser.add_argument(
+        "--first-touch-gib",
+        type=float,
+        default=None,
+        help="touch at most this much (default: all that is available, less 3 GiB)",
     )
     parser.add_argument(
         "--cross-node-mib",
@@ -90,19 +124,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cross_node_fetch(nbytes: int) -> dict:
-    """Throughput of reading a split another vineyardd holds: the cost of landing on a node
-    without the data (the two-node setup of the reliability tests, measured here)."""
-    progress(f"cross-node fetch: {nbytes >> 20} MiB between two vineyardd sharing one etcd")
-    # A short path: unix socket paths are limited to 107 bytes.
-    size = f"{2 * nbytes + (256 << 20)}"  # the split, its migrated copy, and headroom
-    with (
-        tempfile.TemporaryDirectory(prefix="shmpipe-bench-") as directory,
-        LocalCluster(Path(directory), nodes=2, size=size) as cluster,
-    ):
-        return fetch_throughput(cluster.sockets[0], cluster.sockets[1], nbytes)
-
-
 def progress(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -114,40 +135,32 @@ def parse_multipliers(text: str) -> list[int]:
     return [check_multiplier(v) for v in values]
 
 
-@contextmanager
-def vineyard_session(cli_socket: str | None):
-    """The socket of the configured vineyard, else of the embedded one, started only if none runs
-    (and then stopped at the end, so the benchmark leaves the machine as it found it)."""
-    endpoint, up = locate(cli_socket)
-    if endpoint.configured or up:
-        yield endpoint.socket
-        return
-    sock = embedded.ensure_running()
-    progress(f"started an embedded vineyardd on {sock}")
-    try:
-        yield sock
-    finally:
-        embedded.stop()
-        progress("stopped the embedded vineyardd")
+def cross_node_fetch(nbytes: int) -> dict:
+    """Throughput of reading a split another vineyardd holds: the cost of landing on a node
+    without the data (the two-node setup of the reliability tests, measured here)."""
+    progress(f"cross-node fetch: {nbytes >> 20} MiB between two vineyardd sharing one etcd")
+    size = f"{2 * nbytes + (256 << 20)}"  # the split, its migrated copy, and headroom
+    with (
+        tempfile.TemporaryDirectory(prefix="shmpipe-bench-") as directory,
+        LocalCluster(Path(directory), nodes=2, size=size) as cluster,
+    ):
+        return fetch_throughput(cluster.sockets[0], cluster.sockets[1], nbytes)
 
 
 class CacheControl:
-    """The hook run before each step, so that both stores start from the same page cache.
+    """The hook run before each step, so that every variant starts from the same page cache.
 
     Before preprocess: the raw table is read into the page cache (`warm`, the default) or evicted
-    (`cold`), for both stores alike. Without this the first run after the raw table was prepared,
-    or pushed out by a large run, pays for reading it from disk and the other store does not.
-    Before train, for both stores alike, the raw table leaves the page cache again: it is
-    preprocess's input only, and in a cluster its cache sits on the NAS server or preprocess's
-    node, not in train's memory (on one 24 GiB machine it would squeeze train at M=2000).
-    Before train and evaluate: the NAS run's split is evicted, so they read it cold, as from a NAS.
+    (`cold`), for every variant alike. Without this the first run after the raw table was
+    prepared, or pushed out by a large run, pays for reading it from disk and the others do not.
+    Before train the raw table leaves the page cache again: it is preprocess's input only, and in
+    a cluster its cache sits on the NAS server or preprocess's node, not in train's memory.
+    Before train and evaluate: a NAS run's split files are evicted, so they are read cold, as
+    from a NAS.
     """
 
-    def __init__(
-        self, store: str, data_dir: Path, run_id: str, raw: Path, raw_mode: str, drop_all: bool
-    ):
-        self.store, self.data_dir, self.run_id = store, data_dir, run_id
-        self.raw, self.raw_mode, self.drop_all = raw, raw_mode, drop_all
+    def __init__(self, split_dir: Path | None, raw: Path, raw_mode: str, drop_all: bool):
+        self.split_dir, self.raw, self.raw_mode, self.drop_all = split_dir, raw, raw_mode, drop_all
         self.raw_cache: dict = {}
         self.evicted: dict[str, dict] = {}
 
@@ -165,9 +178,9 @@ class CacheControl:
             return
         if step == "train":
             cold_cache.evict([self.raw])
-        if self.store != "nas":
+        if self.split_dir is None:
             return
-        files = cold_cache.files_under(splits_dir(self.data_dir, self.run_id))
+        files = cold_cache.files_under(self.split_dir)
         nbytes = cold_cache.evict(files)
         if self.drop_all:
             cold_cache.drop_all_caches()
@@ -177,7 +190,32 @@ class CacheControl:
         }
 
 
-def step_figures(step, record: dict) -> dict:
+def run_seed_steps(
+    store: str, multiplier: int, data_dir: Path, run_id: str, sock: str | None, before_step
+) -> list[StepRun]:
+    """The seed's three steps, each `python -m shmpipe_bench.seed.<step>` in its own process,
+    measured as the pipeline's own steps are (shmpipe_pipeline.steps.run_step)."""
+    env = dict(os.environ)
+    if sock:
+        env["VINEYARD_IPC_SOCKET"] = sock  # what Fluid's mount gives the seed's pods
+    common = ["--store", store, "--data-dir", str(data_dir), "--run-id", run_id]
+    steps = []
+    for step in STEPS:
+        before_step(step)
+        args = ["-m", f"shmpipe_bench.seed.{step}", *common]
+        if step == "preprocess":
+            args += ["--multiplier", str(multiplier)]
+        result = replace(run_step(sys.executable, args, env), name=step)
+        if result.returncode != 0:
+            lines = result.stderr.strip().splitlines()
+            raise StepError(
+                f"seed step {step} failed (exit {result.returncode}): {lines[-1] if lines else ''}"
+            )
+        steps.append(result)
+    return steps
+
+
+def step_figures(step: StepRun, record: dict) -> dict:
     """One step: wall time and peak RSS as the parent saw them, phases as the step saw itself."""
     phases = record.get("phases", {})
     figures = {
@@ -189,11 +227,9 @@ def step_figures(step, record: dict) -> dict:
         "minor_faults": step.minor_faults,
         "major_faults": step.major_faults,
         "startup_s": record.get("startup_s", 0.0),
-        "connect_s": phases.get("connect", 0.0),
-        "load_s": phases.get("load", 0.0),
-        "compute_s": phases.get("compute", 0.0),
-        "save_s": phases.get("save", 0.0),
     }
+    for phase in PHASES[1:]:
+        figures[f"{phase}_s"] = phases.get(phase, 0.0)
     # Interpreter exit, and anything between the phases: part of what the pod pays.
     accounted = sum(figures[f"{p}_s"] for p in PHASES)
     figures["other_s"] = max(0.0, step.seconds - accounted)
@@ -201,92 +237,140 @@ def step_figures(step, record: dict) -> dict:
     return figures
 
 
+@contextmanager
+def vineyard_for(variant: Variant, config: str, external: str | None, multiplier: int):
+    """(socket, start-up record) for a run: none for NAS, the given one, or one of its own."""
+    if variant.store != "vineyard":
+        yield None, {}
+    elif external:
+        yield external, {"config": "external", "socket": external}
+    else:
+        size = bench_vineyardd.size_for(multiplier * ROWS_PER_MULTIPLIER)
+        with bench_vineyardd.per_run(config, size) as daemon:
+            record = {"config": config, "size_bytes": size, "start_s": round(daemon.start_s, 3)}
+            yield daemon.socket, record
+
+
 def one_run(
-    store: str,
+    variant: Variant,
     multiplier: int,
     repeat: int,
     data_dir: Path,
-    sock: str,
+    config: str = "plain",
+    external: str | None = None,
     drop_all: bool = False,
     raw_mode: str = "warm",
 ) -> dict:
-    run_id = f"bench-{os.getpid()}-m{multiplier}-r{repeat}-{store}"
-    cold = CacheControl(store, data_dir, run_id, raw_path(data_dir, multiplier), raw_mode, drop_all)
-    load = machine_info.load_average()
-    try:
-        steps = run_steps(RunSpec(store, multiplier, data_dir, run_id, sock), before_step=cold)
-        records = {s.name: read_step_record(data_dir, run_id, s.name) for s in steps}
-        mse = last_json(steps[-1].stdout).get("mse")
-    finally:
-        # Delete the run's data whatever happened, so the next run finds memory and disk free.
-        delete_intermediates(data_dir, run_id, store, sock)
-        shutil.rmtree(run_dir(data_dir, run_id), ignore_errors=True)
+    run_id = f"bench-{os.getpid()}-m{multiplier}-r{repeat}-{variant.name}"
+    split_dir = None
+    if variant.store == "nas":
+        split_dir = (seed_dir if variant.method == "seed" else splits_dir)(data_dir, run_id)
+    cold = CacheControl(split_dir, raw_path(data_dir, multiplier), raw_mode, drop_all)
+    with vineyard_for(variant, config, external, multiplier) as (sock, daemon):
+        load = machine_info.load_average()
+        try:
+            if variant.method == "seed":
+                steps = run_seed_steps(variant.store, multiplier, data_dir, run_id, sock, cold)
+            else:
+                spec = RunSpec(variant.store, multiplier, data_dir, run_id, sock)
+                steps = run_steps(spec, before_step=cold)
+            records = {s.name: read_step_record(data_dir, run_id, s.name) for s in steps}
+            mse = last_json(steps[-1].stdout).get("mse")
+        finally:
+            # Delete the run's data whatever happened, so the next run finds memory and disk free.
+            delete_intermediates(data_dir, run_id, variant.store, sock)
+            usage_after = memory_usage(sock) if sock else None
+            shutil.rmtree(run_dir(data_dir, run_id), ignore_errors=True)
     split_bytes = [records["preprocess"]["bytes"][n] for n in SPLIT_NAMES]
     copies = memcpy_seconds_in_child(split_bytes)
     figures = [step_figures(s, records[s.name]) for s in steps]
-    by_name = {f["name"]: f for f in figures}
     return {
-        "store": store,
+        "variant": variant.name,
+        "method": variant.method,
+        "store": variant.store,
         "multiplier": multiplier,
         "repeat": repeat,
         "run_id": run_id,
         "mse": mse,
         "load_average_before": load,
+        "vineyardd": daemon,
         "steps": figures,
         "e2e_s": sum(f["wall_s"] for f in figures),
-        "handoff_s": by_name["preprocess"]["save_s"]
-        + by_name["train"]["load_s"]
-        + by_name["evaluate"]["load_s"],
+        "handoff_s": handoff_seconds({f["name"]: f["record"]["phases"] for f in figures}),
         "handoff_bytes": sum(split_bytes),
         "memcpy_s": copies["floor_s"],
         "memcpy_fresh_s": copies["fresh_s"],
         "cold_reads": cold.evicted,
         "raw_cache": cold.raw_cache,
-        "vineyard_usage_after_cleanup_bytes": memory_usage(sock),
+        "vineyard_usage_after_cleanup_bytes": usage_after,
     }
 
 
 def describe_run(run: dict) -> str:
     steps = " ".join(f"{s['name']} {s['wall_s']:.2f}s" for s in run["steps"])
-    return (
-        f"{steps} | e2e {run['e2e_s']:.2f}s handoff {run['handoff_s']:.3f}s "
-        f"memcpy {run['memcpy_s']:.3f}s"
-    )
+    return f"{steps} | e2e {run['e2e_s']:.2f}s handoff {run['handoff_s']:.3f}s mse {run['mse']:.6g}"
+
+
+def external_vineyard(cli_socket: str | None) -> str | None:
+    """A vineyard the user pointed at (flag or environment), used as is; else None."""
+    if cli_socket is None and not os.environ.get("VINEYARD_IPC_SOCKET"):
+        return None
+    endpoint, up = locate(cli_socket)
+    if not up:
+        raise UsageError(f"no vineyard answers on {endpoint.socket}: start it or drop the flag")
+    return endpoint.socket
 
 
 def bench(args) -> dict:
     multipliers = parse_multipliers(args.multipliers)
+    # The steps run with Python's default bytecode cache, as the images ship compiled bytecode:
+    # with PYTHONDONTWRITEBYTECODE set, every step would compile scikit-learn, pandas and vineyard
+    # from source at each start (7-20 s per step here) and time that instead. The warm-up run
+    # writes the caches.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     if args.repeats < 1:
         raise UsageError(f"--repeats {args.repeats}: give at least 1")
     if args.drop_caches and not cold_cache.can_drop_all_caches():
         raise UsageError("--drop-caches needs root (it writes /proc/sys/vm/drop_caches)")
+    external = external_vineyard(args.vineyard_socket)
+    if external and args.vineyardd != "plain":
+        raise UsageError("--vineyardd fluid starts vineyardd itself: drop --vineyard-socket")
     out = args.out or RESULTS_ROOT / (args.label or socket.gethostname())
     data_dir = Path(args.data_dir)
     machine = machine_info.describe(data_dir)
     started = time.perf_counter()
+    touched = None
+    if not args.no_first_touch:
+        limit = None if args.first_touch_gib is None else int(args.first_touch_gib * 2**30)
+        touched = first_touch.touch_free_memory(limit)
+        progress(
+            f"first touch: wrote {touched['bytes'] / 2**30:.1f} GiB of free memory once in "
+            f"{touched['seconds']:.1f} s, then released it"
+        )
+    run_args = {
+        "config": args.vineyardd,
+        "external": external,
+        "drop_all": args.drop_caches,
+        "raw_mode": args.raw,
+    }
     runs: list[dict] = []
-    total = len(multipliers) * args.repeats * len(STORES)
-    with vineyard_session(args.vineyard_socket) as sock:
-        if not args.no_warmup:
-            progress("warm-up: one untimed M=1 run per store (loads the steps' code and libs)")
-            prepare_raw(data_dir, 1)
-            for store in STORES:
-                one_run(store, 1, -1, data_dir, sock)
-        for multiplier in multipliers:
-            progress(f"M={multiplier}: preparing the raw table (untimed)")
-            prepare_raw(data_dir, multiplier)
-            for repeat in range(args.repeats):
-                # A/B, then B/A: drift in load falls on both stores alike.
-                order = STORES if repeat % 2 == 0 else tuple(reversed(STORES))
-                for store in order:
-                    result = one_run(
-                        store, multiplier, repeat, data_dir, sock, args.drop_caches, args.raw
-                    )
-                    runs.append(result)
-                    progress(
-                        f"[{len(runs)}/{total}] M={multiplier} repeat {repeat + 1}/{args.repeats} "
-                        f"{store:<8} {describe_run(result)}"
-                    )
+    total = len(multipliers) * args.repeats * len(VARIANTS)
+    if not args.no_warmup:
+        progress("warm-up: one untimed M=1 run per variant (loads the steps' code and libs)")
+        prepare_raw(data_dir, 1)
+        for variant in VARIANTS:
+            one_run(variant, 1, -1, data_dir, **run_args)
+    for multiplier in multipliers:
+        progress(f"M={multiplier}: preparing the raw table (untimed)")
+        prepare_raw(data_dir, multiplier)
+        for repeat in range(args.repeats):
+            for variant in order(repeat):
+                result = one_run(variant, multiplier, repeat, data_dir, **run_args)
+                runs.append(result)
+                progress(
+                    f"[{len(runs)}/{total}] M={multiplier} repeat {repeat + 1}/{args.repeats} "
+                    f"{variant.name:<13} {describe_run(result)}"
+                )
     machine["load_average_end"] = machine_info.load_average()
     # A child's peak RSS starts at its parent's peak (vfork + exec): this is the floor under
     # every step's figure, so it must stay small.
@@ -303,7 +387,9 @@ def bench(args) -> dict:
         "config": {
             "multipliers": multipliers,
             "repeats": args.repeats,
-            "interleaving": "A/B then B/A per repeat (nas, vineyard / vineyard, nas)",
+            "variants": [v.name for v in VARIANTS],
+            "interleaving": "the four variants in turn, the order rotated by one each repeat",
+            "vineyardd": "external" if external else f"{args.vineyardd}, one per vineyard run",
             "cold_nas_reads": "drop_caches" if args.drop_caches else "fsync+fadvise(DONTNEED)",
             "raw_table_before_preprocess": args.raw,
             "warmup": not args.no_warmup,
@@ -311,18 +397,23 @@ def bench(args) -> dict:
             "note": args.note,
             "seconds": round(time.perf_counter() - started, 1),
         },
+        "first_touch": touched,
         "summary": summary,
         "ratios": ratios(summary),
-        "targets": targets(summary),
+        "targets": targets.evaluate(summary),
         "runs": runs,
         "cross_node_fetch": fetch,
     }
     write_results(out, results)
-    progress(f"wrote {out}/results.json, results.md, results.png")
+    progress(f"wrote {out}/results.json, results.md, results.png, scaling.png")
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Stopped with SIGTERM (kill, a CI timeout): unwind, so the per-run vineyardd is stopped and
+    # the run's data deleted.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
     def body(args):
         results = bench(args)
         for t in results["targets"]:

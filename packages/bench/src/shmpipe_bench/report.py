@@ -1,37 +1,40 @@
-"""The benchmark's outputs: results.json (everything), results.md (tables), results.png (chart)."""
+"""The benchmark's outputs: results.json (everything), results.md (tables), results.png (the four
+variants per M) and scaling.png (e2e and peak RSS against M)."""
 
 import json
 from pathlib import Path
 
 from shmpipe_pipeline.runner import STEPS
 
-from .summary import GB, PHASES, SEED, STORE_ORDER
+from . import scaling
+from .summary import GB, HANDOFF_PHASES, PHASES, entry
+from .variants import BY_NAME, NAMES
 
-SEGMENTS = (*PHASES, "other")
 RAW_MODES = {
     "warm": "read into the page cache",
     "cold": "evicted from the page cache",
     None: "left as found in the page cache",
 }
-COLORS = {
-    "startup": "#9e9e9e",
-    "connect": "#9467bd",
-    "load": "#1f77b4",
-    "compute": "#ff7f0e",
-    "save": "#2ca02c",
-    "other": "#d9d9d9",
+# The chart's stack: what a pod pays to start, the store's work (the handoff), the step's own
+# work, and the rest (interpreter exit).
+SEGMENTS = {
+    "start-up (interpreter, imports, connect)": "#bdbdbd",
+    "handoff (the store's phases)": "#1f77b4",
+    "compute (the same code for both stores)": "#ff7f0e",
+    "other (exit)": "#eeeeee",
 }
 
 
 def rerender(out: Path) -> dict:
     """Recompute summary, ratios and targets from the raw runs in DIR/results.json and rewrite
-    the three files (after a change to the report, without rerunning the benchmark)."""
-    from .summary import ratios, summarize, targets
+    the outputs (after a change to the report, without rerunning the benchmark)."""
+    from . import targets
+    from .summary import ratios, summarize
 
     results = json.loads((Path(out) / "results.json").read_text())
     results["summary"] = summarize(results["runs"])
     results["ratios"] = ratios(results["summary"])
-    results["targets"] = targets(results["summary"])
+    results["targets"] = targets.evaluate(results["summary"])
     write_results(out, results)
     return results
 
@@ -42,6 +45,7 @@ def write_results(out: Path, results: dict) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "results.md").write_text(markdown(results))
     chart(results, out / "results.png")
+    scaling.chart(results["summary"], out / "scaling.png")
 
 
 def _s(x: float) -> str:
@@ -51,12 +55,8 @@ def _s(x: float) -> str:
     return f"{x:.2f} s" if x < 10 else f"{x:.1f} s"
 
 
-def _range(entry: dict, key: str) -> str:
-    return f"{_s(entry[key])} ({_s(entry[key + '_min'])}–{_s(entry[key + '_max'])})"
-
-
-def _stat(stat: dict) -> str:
-    return f"{_s(stat['median'])} ({_s(stat['min'])}–{_s(stat['max'])})"
+def _range(e: dict, key: str) -> str:
+    return f"{_s(e['median'][key])} ({_s(e['min'][key])}–{_s(e['max'][key])})"
 
 
 def _gb(nbytes: float) -> str:
@@ -76,118 +76,116 @@ def machine_line(m: dict) -> str:
     )
 
 
+def segments(e: dict, step: str) -> dict[str, float]:
+    """A step's median wall time in the chart's four parts."""
+    med = e["median"]
+    startup = med[f"{step}.startup_s"] + med[f"{step}.connect_s"]
+    handoff = med[f"{step}.handoff_s"]
+    # Phases not in the three (preprocess's raw read, train's save) count as the step's own work.
+    own = set(PHASES) - {"startup", "connect", "compute", *HANDOFF_PHASES[step]}
+    compute = med[f"{step}.compute_s"] + sum(med[f"{step}.{p}_s"] for p in own)
+    other = max(0.0, med[f"{step}.wall_s"] - startup - handoff - compute)
+    return dict(zip(SEGMENTS, (startup, handoff, compute, other), strict=True))
+
+
 def markdown(results: dict) -> str:
     m, config, summary = results["machine"], results["config"], results["summary"]
     raw_mode = RAW_MODES[config.get("raw_table_before_preprocess")]
+    touched = results.get("first_touch")
     lines = [
         "# pipeline-bench results",
         "",
         f"**Machine:** {machine_line(m)}.",
         "",
         f"**Run:** multipliers {', '.join(map(str, config['multipliers']))}; "
-        f"{config['repeats']} repeats each, {config['interleaving']}; cold NAS reads by "
-        f"{config['cold_nas_reads']}; raw table {raw_mode}"
-        f" before each preprocess (both stores alike); {config['seconds']:.0f} s in all."
+        f"{config['repeats']} repeats each; variants {', '.join(config['variants'])}, "
+        f"{config['interleaving']}; vineyardd {config['vineyardd']}; cold NAS reads by "
+        f"{config['cold_nas_reads']}; raw table {raw_mode} before each preprocess (every variant "
+        f"alike); {config['seconds']:.0f} s in all."
         + (f" Note: {config['note']}" if config.get("note") else ""),
         "",
+        (
+            f"**First touch:** {touched['bytes'] / 2**30:.1f} GiB of free memory written once "
+            f"before measuring, in {touched['seconds']:.1f} s, then released."
+            if touched
+            else "**First touch:** skipped."
+        ),
+        "",
         "Medians, with min–max over the repeats. Each step is its own process; wall = process "
-        "start to exit. handoff = preprocess save + train load + evaluate load. memcpy = one "
-        "in-memory copy of the split's bytes into pre-faulted memory (the floor of a handoff), "
-        "timed in the same run (results.json also has `memcpy_fresh_s`: the same copy into new "
-        "memory, page faults included).",
+        "start to exit; e2e = the three walls summed. handoff = the phases a store makes a step "
+        "do: preprocess allocate + save, train load + private_copy + page_in, evaluate load + "
+        "page_in. train fit = train's load + private_copy + page_in + compute. memcpy = one "
+        "in-memory copy of the split's bytes into pre-faulted memory (the floor of a handoff).",
         "",
         "## End to end",
         "",
-        "| M | store | e2e | handoff | train load | evaluate load | memcpy | handoff/memcpy "
-        "| peak RSS GB (pre/train/eval) |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for e in summary:
-        rss = "/".join(_gb(e["peak_rss_bytes"][n]) for n in STEPS)
-        lines.append(
-            f"| {e['multiplier']} | {e['store']} | {_range(e, 'e2e_s')} | {_range(e, 'handoff_s')} "
-            f"| {_range(e, 'train_load_s')} | {_range(e, 'evaluate_load_s')} | "
-            f"{_range(e, 'memcpy_s')} | {e['handoff_over_memcpy']:.1f}x | {rss} |"
-        )
-    lines += [
-        "",
-        "## Ratios vineyard / NAS (medians; below 1 = vineyard faster or smaller)",
-        "",
-        "| M | e2e | handoff | train load | evaluate load | "
-        + " | ".join(f"{n} wall" for n in STEPS)
-        + " | "
-        + " | ".join(f"{n} RSS" for n in STEPS)
-        + " |",
-        "|---" * (5 + 2 * len(STEPS)) + "|",
-    ]
-    for r in results["ratios"]:
-        cells = [r["e2e_s"], r["handoff_s"], r["train_load_s"], r["evaluate_load_s"]]
-        cells += [r[f"{n}.wall_s"] for n in STEPS] + [r[f"{n}.peak_rss_bytes"] for n in STEPS]
-        lines.append(
-            f"| {r['multiplier']} | "
-            + " | ".join("–" if c is None else f"{c:.3f}" for c in cells)
-            + " |"
-        )
-    lines += [
-        "",
-        "## Pod start-up (startup + connect: interpreter, imports, opening the store)",
-        "",
-        "| M | store | " + " | ".join(STEPS) + " |",
-        "|---|---|" + "---|" * len(STEPS),
-    ]
-    for e in summary:
-        lines.append(
-            f"| {e['multiplier']} | {e['store']} | "
-            + " | ".join(_s(e["pod_startup_s"][n]) for n in STEPS)
-            + " |"
-        )
-    lines += [
-        "",
-        "## Steps: wall time, phases, peak RSS",
-        "",
-        "startup = process start to the step's main (interpreter, imports); connect = opening "
-        "the store (for vineyard: loading its client, connecting), a per-pod cost like startup "
-        "and not part of the handoff. other = wall minus the phases (interpreter exit, "
-        "teardown).",
-        "",
-        "| M | store | step | wall | startup | connect | load | compute | save | other "
-        "| peak RSS GB |",
+        "| M | variant | e2e | x vineyard | handoff | train fit | train load | evaluate load "
+        "| memcpy | peak RSS GB (pre/train/eval) | MSE |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in summary:
+        base = entry(summary, "vineyard", e["multiplier"])
+        times = f"{e['median']['e2e_s'] / base['median']['e2e_s']:.2f}" if base is not None else "–"
+        rss = "/".join(_gb(e["median"][f"{n}.peak_rss_bytes"]) for n in STEPS)
+        lines.append(
+            f"| {e['multiplier']} | {e['variant']} | {_range(e, 'e2e_s')} | {times} | "
+            f"{_range(e, 'handoff_s')} | {_range(e, 'train_fit_s')} | "
+            f"{_range(e, 'train_load_s')} | {_range(e, 'evaluate_load_s')} | "
+            f"{_s(e['median']['memcpy_s'])} | {rss} | {e['median']['mse']:.10g} |"
+        )
+    lines += ["", "## Scaling with M (medians)", "", *scaling.table(summary)]
+    lines += [
+        "",
+        "## Steps: wall time and phases",
+        "",
+        "startup = process start to the step's main (interpreter, imports); connect = opening "
+        "the store. allocate, private_copy, page_in: the store's work around compute (0 where a "
+        "variant has no such phase). other = wall minus the phases (interpreter exit).",
+        "",
+        "| M | variant | step | wall | " + " | ".join(PHASES) + " | other | peak RSS GB |",
+        "|---|---|---|---|" + "---|" * len(PHASES) + "---|---|",
+    ]
+    for e in summary:
         for n in STEPS:
-            st = e["steps"][n]
+            med = e["median"]
             lines.append(
-                f"| {e['multiplier']} | {e['store']} | {n} | {_stat(st['wall_s'])} | "
-                + " | ".join(_stat(st[f"{p}_s"]) for p in SEGMENTS)
-                + f" | {_gb(st['peak_rss_bytes']['median'])} |"
+                f"| {e['multiplier']} | {e['variant']} | {n} | {_range(e, f'{n}.wall_s')} | "
+                + " | ".join(_s(med[f"{n}.{p}_s"]) for p in PHASES)
+                + f" | {_s(med[f'{n}.other_s'])} | {_gb(med[f'{n}.peak_rss_bytes'])} |"
             )
     lines += [
         "",
         "## Steps: CPU time and page faults (from the kernel, medians)",
         "",
-        "Wall time beyond user + system CPU is waiting (disk, or the other process on a busy "
-        "machine). Page faults cost system time: each first touch of a 4 KiB page is one; major "
-        "faults read from disk.",
+        "Wall time beyond user + system CPU is waiting (disk, or other processes on a busy "
+        "machine). Each first touch of a 4 KiB page is a minor fault; major faults read from "
+        "disk.",
         "",
-        "| M | store | step | wall | user CPU | system CPU | minor faults | major faults |",
+        "| M | variant | step | wall | user CPU | system CPU | minor faults | major faults |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for e in summary:
         for n in STEPS:
-            st = e["steps"][n]
+            med = e["median"]
             lines.append(
-                f"| {e['multiplier']} | {e['store']} | {n} | {_s(st['wall_s']['median'])} | "
-                f"{_s(st['user_s']['median'])} | {_s(st['system_s']['median'])} | "
-                f"{st['minor_faults']['median']:,.0f} | {st['major_faults']['median']:,.0f} |"
+                f"| {e['multiplier']} | {e['variant']} | {n} | {_s(med[f'{n}.wall_s'])} | "
+                f"{_s(med[f'{n}.user_s'])} | {_s(med[f'{n}.system_s'])} | "
+                f"{med[f'{n}.minor_faults']:,.0f} | {med[f'{n}.major_faults']:,.0f} |"
             )
-    lines += [
-        "",
-        "## Issue 5 targets",
-        "",
-        "| target | status | measured |",
-        "|---|---|---|",
-    ]
+    starts = [e for e in summary if e["median"]["vineyardd_start_s"] > 0]
+    if starts:
+        lines += [
+            "",
+            "## vineyardd start-up (untimed in e2e: in a cluster it is up before the pipeline)",
+            "",
+            "| M | variant | start-up |",
+            "|---|---|---|",
+        ]
+        for e in starts:
+            lines.append(
+                f"| {e['multiplier']} | {e['variant']} | {_range(e, 'vineyardd_start_s')} |"
+            )
+    lines += ["", "## Targets", "", "| target | status | measured |", "|---|---|---|"]
     for t in results["targets"]:
         lines.append(f"| {t['target']} | **{t['status']}** | {t['detail']} |")
     fetch = results.get("cross_node_fetch")
@@ -203,24 +201,14 @@ def markdown(results: dict) -> str:
             "step pays when it lands on another node than the data: Fluid's fuse affinity "
             "(deploy/) avoids it.",
         ]
-    lines += [
-        "",
-        "## Reference: the seed scripts (issue 5)",
-        "",
-        f"At M={SEED['multiplier']} on this 2-core machine: end to end "
-        f"{SEED['e2e_s']['vineyard']:.0f} s with vineyard, {SEED['e2e_s']['nas']:.0f} s with "
-        "files; steps "
-        + ", ".join(f"{n} {SEED['step_wall_s'][n]:.0f} s" for n in STEPS)
-        + "; peak RSS "
-        + ", ".join(f"{n} {SEED['peak_rss_bytes'][n] / GB:.1f} GB" for n in STEPS)
-        + f". On the seed's cluster: {SEED['cluster_e2e_s']['vineyard']:.0f} s vineyard, "
-        f"{SEED['cluster_e2e_s']['nas']:.0f} s NAS.",
-        "",
-    ]
+    lines.append("")
     return "\n".join(lines)
 
 
 def chart(results: dict, path: Path) -> None:
+    """One panel per M, the four variants side by side on one scale, each bar the three steps
+    stacked by part (start-up, handoff, compute, other), its e2e and its multiple of vineyard's
+    written on top."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: a file only
@@ -229,57 +217,40 @@ def chart(results: dict, path: Path) -> None:
     summary = results["summary"]
     multipliers = sorted({e["multiplier"] for e in summary})
     fig, axes = plt.subplots(
-        1, len(multipliers), figsize=(4.2 * len(multipliers) + 1, 4.6), squeeze=False
+        1, len(multipliers), figsize=(max(7.0, 3.6 * len(multipliers) + 0.8), 5.4), squeeze=False
     )
-    width = 0.38
     for ax, multiplier in zip(axes[0], multipliers, strict=True):
-        entries = {e["store"]: e for e in summary if e["multiplier"] == multiplier}
-        for k, store in enumerate(s for s in STORE_ORDER if s in entries):
-            e = entries[store]
-            for i, n in enumerate(STEPS):
-                x = i + (k - 0.5) * width
-                bottom = 0.0
-                for seg in SEGMENTS:
-                    h = e["steps"][n][f"{seg}_s"]["median"]
-                    ax.bar(
-                        x,
-                        h,
-                        width * 0.95,
-                        bottom=bottom,
-                        color=COLORS[seg],
-                        hatch="//" if store == "vineyard" else None,
-                        edgecolor="black",
-                        linewidth=0.4,
-                        label=seg if (k, i) == (0, 0) else None,
-                    )
+        present = [v for v in NAMES if entry(summary, v, multiplier)]
+        base = entry(summary, "vineyard", multiplier)
+        top = 0.0
+        for x, variant in enumerate(present):
+            e = entry(summary, variant, multiplier)
+            bottom = 0.0
+            for n in STEPS:
+                for label, h in segments(e, n).items():
+                    ax.bar(x, h, 0.7, bottom=bottom, color=SEGMENTS[label], edgecolor="none")
                     bottom += h
-                ax.text(x, bottom, store[:3], ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(range(len(STEPS)), STEPS)
-        ax.set_ylabel("seconds (median)")
-        title = f"M={multiplier}"
-        if "nas" in entries and "vineyard" in entries:
-            title += (
-                f"\ne2e NAS {_s(entries['nas']['e2e_s'])}, vineyard "
-                f"{_s(entries['vineyard']['e2e_s'])}\nhandoff NAS "
-                f"{_s(entries['nas']['handoff_s'])}, vineyard "
-                f"{_s(entries['vineyard']['handoff_s'])} (memcpy "
-                f"{_s(entries['vineyard']['memcpy_s'])})"
-            )
-        ax.set_title(title, fontsize=9)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        labels,
-        loc="lower center",
-        ncol=len(SEGMENTS),
-        fontsize=8,
-        title="phase (hatched bars: vineyard)",
-        title_fontsize=8,
-    )
+                # A thin line between steps: preprocess at the bottom, evaluate on top.
+                ax.plot([x - 0.35, x + 0.35], [bottom, bottom], color="black", linewidth=0.6)
+            e2e = e["median"]["e2e_s"]
+            text = _s(e2e)
+            if base is not None and variant != "vineyard":
+                text += f"\n{e2e / base['median']['e2e_s']:.1f}x"
+            ax.text(x, bottom, text, ha="center", va="bottom", fontsize=8, fontweight="bold")
+            top = max(top, bottom)
+        ax.set_xticks(range(len(present)), present, rotation=30, ha="right", fontsize=8)
+        for tick, variant in zip(ax.get_xticklabels(), present, strict=True):
+            tick.set_color(BY_NAME[variant].color)
+            tick.set_fontweight("bold")
+        ax.set_ylim(0, top * 1.22)
+        ax.set_ylabel("seconds, median (steps stacked: preprocess, train, evaluate)", fontsize=8)
+        ax.set_title(f"M={multiplier} ({multiplier * 10_000:,} rows)", fontsize=9)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in SEGMENTS.values()]
+    fig.legend(handles, list(SEGMENTS), loc="lower center", ncol=2, fontsize=8)
     m = results["machine"]
     fig.suptitle(
-        f"NAS vs vineyard, each step its own process — {m['cores']} cores, "
-        f"{m['ram_bytes'] / 2**30:.0f} GiB, {m['date'][:10]}",
+        "End to end per variant; on top: e2e and how many times vineyard's\n"
+        f"{m['cores']} cores, {m['ram_bytes'] / 2**30:.0f} GiB, {m['date'][:10]}",
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0.1, 1, 1))  # room for the legend below the panels

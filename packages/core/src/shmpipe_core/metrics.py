@@ -1,8 +1,12 @@
 """What a step measures about itself: start-up, per-phase seconds, rows, bytes, peak memory.
 
 Phases: `connect` (opening the store: for vineyard, loading its client and connecting, paid once
-per pod like start-up), `load` (reading inputs), `compute`, `save` (publishing outputs). The
-handoff between steps is preprocess's save plus train's and evaluate's load.
+per pod like start-up), `load` (reading inputs), `compute`, `save` (publishing outputs), and the
+store's own work around them: `allocate` (preprocess: the store's destination memory, faulted
+in), `private_copy` (train: making the split writable and its own), `page_in` (evaluate: mapping
+the split's pages in). `compute` is the same code for every store; anything a store makes a step
+do is one of the other phases. The handoff between steps is preprocess's allocate and save,
+train's load and private_copy, and evaluate's load and page_in.
 """
 
 import os

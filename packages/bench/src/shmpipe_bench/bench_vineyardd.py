@@ -1,0 +1,75 @@
+"""The vineyardd the benchmark's vineyard variants run on: one per run, started before it, untimed
+(in a cluster it is already up), and stopped after it.
+
+One per run, because vineyardd keeps the memory it once used (its arena is one memfd that dlmalloc
+never hands back): on a 24 GiB machine at M=2000, the 7-8 GB a vineyard run left behind would sit
+beside the seed's 17 GB train step of the next NAS run. Stopping it after each run leaves every
+variant the same free memory.
+
+Two configurations:
+- `plain`: as `vineyard-local` starts it; shared memory is faulted in as the steps first write it.
+- `fluid`: as Fluid's VineyardRuntime starts it, with `--reserve_memory`: Fluid's chart passes the
+  flag when the worker option `vineyardd.reserve.memory` is "true" (charts/vineyard/templates/
+  worker/statefulset.yaml), which is its default (pkg/ddc/vineyard/const.go,
+  DefaultWorkerReserveMemoryValue; charts/vineyard/values.yaml). In v6d the flag maps the arena
+  with MAP_POPULATE (src/server/memory/malloc.cc, FLAGS_reserve_memory in mmap_buffer): the whole
+  size is faulted in at start-up, which the benchmark times and reports.
+"""
+
+import shutil
+import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from shmpipe_core import vineyardd
+
+CONFIGS = {"plain": [], "fluid": ["--reserve_memory"]}
+# The split's bytes per raw row, with room: ours is 46 float64 per row, the seed's frames 45 int64
+# columns plus an int64 index for X and for y.
+BYTES_PER_ROW = 400
+HEADROOM = 1.1
+BASE_BYTES = 256 << 20
+
+
+def size_for(rows: int) -> int:
+    """The shared memory a run of `rows` raw rows needs: what a VineyardRuntime's quota for that
+    size would be (Fluid reserves its whole quota)."""
+    return int(rows * BYTES_PER_ROW * HEADROOM) + BASE_BYTES
+
+
+@dataclass(frozen=True)
+class Daemon:
+    socket: str
+    start_s: float  # from launch until it answers on its socket
+    pid: int
+
+
+@contextmanager
+def per_run(config: str, size: int):
+    """Start vineyardd in `config`; yields its Daemon, stops it on exit."""
+    # A short path: unix socket paths are limited to 107 bytes.
+    directory = Path(tempfile.mkdtemp(prefix="shmpipe-bench-"))
+    try:
+        start = time.perf_counter()
+        process = vineyardd.start(
+            directory / "vineyard.sock",
+            str(size),
+            vineyardd.local_meta() + CONFIGS[config],
+            directory / "vineyardd.log",
+            timeout_s=600,  # reserving many GiB takes a while on a lazily backed VM
+        )
+        seconds = time.perf_counter() - start
+        try:
+            yield Daemon(str(directory / "vineyard.sock"), seconds, process.pid)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

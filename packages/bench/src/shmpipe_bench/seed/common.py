@@ -1,0 +1,61 @@
+"""What the seed's three steps share: their flags, where their data lives, and the page-in phase."""
+
+import argparse
+from pathlib import Path
+
+from shmpipe_core.cli import add_data_dir, add_debug, add_run_id
+from shmpipe_core.dataset import run_dir
+from shmpipe_core.pages import populate_for_read
+from shmpipe_core.store import STORES
+
+# The seed's four objects (it names its files and vineyard objects x_train.pkl, ...).
+SPLIT_FILES = {"X_train": "x_train", "X_test": "x_test", "y_train": "y_train", "y_test": "y_test"}
+
+
+def parser(prog: str, description: str) -> argparse.ArgumentParser:
+    from shmpipe_core.cli import Parser
+
+    p = Parser(prog=prog, description=description)
+    p.add_argument("--store", required=True, choices=STORES, help="where the split lives")
+    add_data_dir(p)
+    add_run_id(p)
+    add_debug(p)
+    return p
+
+
+def seed_dir(data_dir: Path, run_id: str) -> Path:
+    """The run's pickles on the shared volume (the seed writes them straight under /data)."""
+    return run_dir(data_dir, run_id) / "seed"
+
+
+def pickle_path(data_dir: Path, run_id: str, name: str) -> Path:
+    return seed_dir(data_dir, run_id) / f"{SPLIT_FILES[name]}.pkl"
+
+
+def model_path(data_dir: Path, run_id: str) -> Path:
+    return seed_dir(data_dir, run_id) / "model.pkl"
+
+
+def object_name(run_id: str, name: str) -> str:
+    """The vineyard name of one of the run's frames; under `<run-id>/` so `cleanup` finds it."""
+    return f"{run_id}/{SPLIT_FILES[name]}"
+
+
+def frame_bytes(frame) -> int:
+    """Bytes a DataFrame or Series holds, index included (what a handoff moves)."""
+    usage = frame.memory_usage(index=True, deep=False)
+    return int(usage.sum()) if hasattr(usage, "sum") else int(usage)
+
+
+def page_in(frame) -> None:
+    """Map every page under the frame's columns in one call per column.
+
+    `vineyard.get` returns columns that are views of shared memory, faulted in page by page on
+    first use (inside `fit` or `predict`); the frames read from a pickle are resident already
+    and the calls find nothing to do. Done for both stores, so that compute is the same work.
+    """
+    columns = [frame] if frame.ndim == 1 else [frame[c] for c in frame.columns]
+    for column in columns:
+        values = column.to_numpy()
+        if values.flags.c_contiguous:
+            populate_for_read(values)
