@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from shmpipe_core import progress as bars
 from shmpipe_core.cli import Parser, add_data_dir, add_debug, run
 from shmpipe_core.dataset import (
     ROWS_PER_MULTIPLIER,
@@ -360,17 +361,20 @@ def bench(args) -> dict:
         prepare_raw(data_dir, 1)
         for variant in VARIANTS:
             one_run(variant, 1, -1, data_dir, **run_args)
-    for multiplier in multipliers:
-        progress(f"M={multiplier}: preparing the raw table (untimed)")
-        prepare_raw(data_dir, multiplier)
-        for repeat in range(args.repeats):
-            for variant in order(repeat):
-                result = one_run(variant, multiplier, repeat, data_dir, **run_args)
-                runs.append(result)
-                progress(
-                    f"[{len(runs)}/{total}] M={multiplier} repeat {repeat + 1}/{args.repeats} "
-                    f"{variant.name:<13} {describe_run(result)}"
-                )
+    # A bar over the timed runs when someone watches a terminal (an M=2000 run takes half an hour).
+    with bars.bar(total, "benchmark runs", "run") as runs_bar:
+        for multiplier in multipliers:
+            progress(f"M={multiplier}: preparing the raw table (untimed)")
+            prepare_raw(data_dir, multiplier)
+            for repeat in range(args.repeats):
+                for variant in order(repeat):
+                    result = one_run(variant, multiplier, repeat, data_dir, **run_args)
+                    runs.append(result)
+                    progress(
+                        f"[{len(runs)}/{total}] M={multiplier} repeat {repeat + 1}/"
+                        f"{args.repeats} {variant.name:<13} {describe_run(result)}"
+                    )
+                    runs_bar.update()
     machine["load_average_end"] = machine_info.load_average()
     # A child's peak RSS starts at its parent's peak (vfork + exec): this is the floor under
     # every step's figure, so it must stay small.
