@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = sorted(COMPILED)
 RUN_ID = "3f2b8c1e-0d4a-4c1b-9e57-2a6f0b7d9c11"  # a KFP run id is a UUID
 STEPS = ["preprocess-data", "train-data", "test-data"]
+# The tag in the KFP definitions' default image references (the Argo workflows have no default).
+KFP_DEFAULT_TAG = "latest"
 FLUID_LABELS = {
     "fuse.serverful.fluid.io/inject": "true",
     "fluid.io/dataset.vineyard.sched": "required",
@@ -51,8 +53,9 @@ def by_name(task_list):
 
 
 def argo_pods(wf, name=RUN_ID):
-    """The Argo workflow's pods by template name (the exit handler's task is called onExit)."""
-    return {p.template["name"]: p for p in pods(wf, name)}
+    """The Argo workflow's pods by template name (the exit handler's task is called onExit),
+    submitted with the image tag the KFP definitions default to."""
+    return {p.template["name"]: p for p in pods(wf, name, {"tag": KFP_DEFAULT_TAG})}
 
 
 def step_images() -> list[str]:
@@ -133,12 +136,12 @@ def test_nas_pipeline_touches_no_vineyard():
 
 def test_parameters_are_the_multiplier_and_one_image_per_step_image(kfp, argo):
     inputs = kfp.component_spec.inputs
-    argo_defaults = {p["name"]: p["value"] for p in argo["spec"]["arguments"]["parameters"]}
+    argo_defaults = {p["name"]: p.get("value") for p in argo["spec"]["arguments"]["parameters"]}
     assert inputs["data_multiplier"].type == "Integer"
     assert inputs["data_multiplier"].default == int(argo_defaults["data_multiplier"])
     expected_images = {
         name.replace("-", "_") + "_image": f"{argo_defaults['registry']}/{name}:"
-        + argo_defaults["tag"]
+        + KFP_DEFAULT_TAG
         for name in step_images()
     }
     assert {k: v.default for k, v in inputs.items() if k != "data_multiplier"} == expected_images
@@ -237,7 +240,7 @@ def close(a, b):
 
 def run_locally(kfp, run_id: str, data_dir: Path, outputs_dir: Path, env: dict) -> dict:
     """Each container task's command line as a process, in dependency order, cleanup before
-    read-mse (the order that would break if cleanup removed metrics.json). The claim paths are
+    read-mse (the order that would break if cleanup removed the mse file). The claim paths are
     this data dir, as a volume mount would make them; the console scripts are this venv's."""
     rendered = run_order(kfp, tasks(kfp, run_id, {"data_multiplier": 1}))
     # Nothing waits for read-mse, so running it last is an order KFP could choose.
@@ -278,14 +281,14 @@ def test_compiled_command_lines_give_the_seed_mse(
 
 def test_read_mse_runs_in_the_test_data_image(docker_client, tmp_path):
     """The one command line the Argo workflows do not run: `python3 -c` in the test-data image, as
-    uid 1000, on a metrics.json as evaluate writes it."""
+    uid 1000, on the mse file as evaluate writes it."""
     kfp = load_kfp(COMPILED["nas"])
     read = by_name(tasks(kfp, "run-x", {"test_data_image": image("test-data")}))["read-mse"]
     data, outputs = tmp_path / "data", tmp_path / "outputs"
     (data / "runs" / "run-x").mkdir(parents=True)
     outputs.mkdir(mode=0o777)
     outputs.chmod(0o777)
-    (data / "runs" / "run-x" / "metrics.json").write_text(json.dumps({"mse": 0.5243, "rows": 1}))
+    (data / "runs" / "run-x" / "mse").write_text(repr(0.5243))
     docker_client.containers.run(
         read.image,
         entrypoint=read.command,

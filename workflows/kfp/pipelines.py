@@ -59,11 +59,11 @@ RESOURCES = {
 # passed as the `run_id` input, never spliced into a longer string.
 RUN_ID = dsl.PIPELINE_JOB_ID_PLACEHOLDER
 
-# Argo reads the MSE out of metrics.json with an output parameter's `valueFrom.path` and a
-# jsonpath expression. A KFP output parameter is a file at a path the launcher chooses, which
-# `evaluate` knows nothing of, so this one line, run in the test-data image after evaluate, copies
-# the MSE there.
-READ_MSE = "import json,sys; open(sys.argv[2],'w').write(str(json.load(open(sys.argv[1]))['mse']))"
+# Argo reads the MSE from the file evaluate writes beside metrics.json (`runs/<id>/mse`, the
+# float's repr) with an output parameter's `valueFrom.path`. A KFP output parameter is a file at a
+# path the launcher chooses, which `evaluate` knows nothing of, so this one line, run in the
+# test-data image after evaluate, copies that file there.
+READ_MSE = "import shutil,sys; shutil.copyfile(sys.argv[1], sys.argv[2])"
 
 
 def step_images() -> dict[str, str]:
@@ -140,7 +140,7 @@ def read_mse(run_id: str, mse: dsl.OutputPath(float)):
     return dsl.ContainerSpec(
         image=IMAGES["evaluate"],
         command=["python3", "-c", READ_MSE],
-        args=[f"{DATA_DIR}/runs/{run_id}/metrics.json", mse],
+        args=[f"{DATA_DIR}/runs/{run_id}/mse", mse],
     )
 
 
@@ -246,7 +246,7 @@ def define(store: str):
             fit = configure(train(run_id=RUN_ID), image("train"), vineyard).after(pre)
             configure(evaluate(run_id=RUN_ID), image("evaluate"), vineyard).after(fit)
         # KFP takes a pipeline's outputs only from its top level, not from inside an exit handler,
-        # so the MSE is read after the steps (metrics.json is one of the files cleanup keeps). It
+        # so the MSE is read after the steps (its file is one of those cleanup keeps). It
         # reads a NAS file only: no vineyard mount, no placement next to a fuse.
         mse = configure(read_mse(run_id=RUN_ID), image("evaluate"), vineyard=False).after(steps)
         return Outputs(mse=mse.output)
