@@ -140,8 +140,7 @@ def test_parameters_are_the_multiplier_and_one_image_per_step_image(kfp, argo):
     assert inputs["data_multiplier"].type == "Integer"
     assert inputs["data_multiplier"].default == int(argo_defaults["data_multiplier"])
     expected_images = {
-        name.replace("-", "_") + "_image": f"{argo_defaults['registry']}/{name}:"
-        + KFP_DEFAULT_TAG
+        name.replace("-", "_") + "_image": f"{argo_defaults['registry']}/{name}:" + KFP_DEFAULT_TAG
         for name in step_images()
     }
     assert {k: v.default for k, v in inputs.items() if k != "data_multiplier"} == expected_images
