@@ -12,8 +12,7 @@ import pyarrow as pa
 import pytest
 from shmpipe_core.dataset import raw_path
 
-from tests.reliability.test_cli_errors import assert_one_line_error
-from tests.support.processes import BIN, run_cli
+from tests.support.processes import BIN, assert_one_line_error, run_cli
 
 
 def copy_raw(data_dir):

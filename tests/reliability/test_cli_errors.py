@@ -2,16 +2,7 @@
 
 import pytest
 
-from tests.support.processes import run_cli
-
-
-def assert_one_line_error(result, code, *words):
-    assert result.returncode == code, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert "Traceback" not in result.stderr
-    assert len(lines) == 1 and "error:" in lines[0], result.stderr
-    for word in words:
-        assert word in lines[-1]
+from tests.support.processes import assert_one_line_error, run_cli
 
 
 @pytest.mark.parametrize(

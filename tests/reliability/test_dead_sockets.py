@@ -5,8 +5,7 @@ import socket
 
 import pytest
 
-from tests.reliability.test_cli_errors import assert_one_line_error
-from tests.support.processes import run_cli
+from tests.support.processes import assert_one_line_error, run_cli
 
 
 def dead_socket(path):

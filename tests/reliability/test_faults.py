@@ -4,10 +4,9 @@ between steps."""
 import re
 
 import pytest
-from shmpipe_core.nas_store import NasStore
-from shmpipe_core.vineyard_store import VineyardStore
 
 from tests.support.processes import kill_at, run_cli
+from tests.support.splits import read
 from tests.support.vineyard import memory_usage, names, start_vineyardd
 
 
@@ -38,13 +37,6 @@ def test_sigkill_during_save_leaves_no_partial_output(sink, point, data_dir, vin
     if sink == "nas":
         left = sorted(p.name for p in (data_dir / "runs" / "first" / "splits").iterdir())
         assert len(left) == 5 and "manifest.json" in left, left  # no temp or stale files
-
-
-def read(sink, data_dir, socket, run_id) -> dict:
-    """The manifest's per-array descriptions, after the store checked every array against it."""
-    store = NasStore(data_dir) if sink == "nas" else VineyardStore.connect(socket)
-    _, manifest = store.read(run_id, ["X_train", "X_test", "y_train", "y_test"])
-    return manifest["arrays"]
 
 
 def test_out_of_memory_is_clear_and_touches_nothing_else(data_dir, vineyardd):

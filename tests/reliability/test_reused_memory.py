@@ -11,8 +11,7 @@ import pytest
 from shmpipe_core.vineyard_client import try_connect
 from shmpipe_core.vineyard_store import VineyardStore
 
-from tests.reliability.test_cli_errors import assert_one_line_error
-from tests.support.processes import run_cli, start_step
+from tests.support.processes import assert_one_line_error, run_cli, start_step
 from tests.support.vineyard import memory_usage, names
 
 

@@ -8,8 +8,8 @@ import time
 import psutil
 import pytest
 
-from tests.reliability.test_faults import read
 from tests.support.processes import run_cli, start_step
+from tests.support.splits import read
 from tests.support.vineyard import memory_usage, names
 
 

@@ -56,3 +56,14 @@ def kill_at(point: str, name: str, *args) -> None:
 def last_json(text: str) -> dict:
     """The JSON object a command prints as its last line."""
     return json.loads(text.strip().splitlines()[-1])
+
+
+def assert_one_line_error(result, code: int, *words: str) -> None:
+    """A command failed as the project promises: exit `code`, one `error:` line holding `words`,
+    no traceback."""
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr
+    assert len(lines) == 1 and "error:" in lines[0], result.stderr
+    for word in words:
+        assert word in lines[-1]
