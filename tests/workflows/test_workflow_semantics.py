@@ -5,8 +5,10 @@ is placed next to a vineyard worker, and every container of every pod (Argo's in
 included) meets Pod Security "restricted".
 """
 
+import ast
 import copy
 import importlib
+import inspect
 import re
 import shutil
 import subprocess
@@ -198,8 +200,20 @@ def _parser_for(command: str):
     """The step's real argument parser, found through the console script the image runs."""
     (script,) = entry_points(group="console_scripts", name=command) or [None]
     assert script is not None, f"no installed console script {command!r}"
-    module = importlib.import_module(script.value.split(":")[0])
-    return module.build_parser()
+    return importlib.import_module(_command_module(script.value)).build_parser()
+
+
+def _command_module(entry: str) -> str:
+    """The command module a console script's entry function hands over to (`launch("...")` in
+    the entry modules, which import nothing heavy themselves)."""
+    module, function = entry.split(":")
+    tree = ast.parse(inspect.getsource(importlib.import_module(module)))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == function:
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "launch":
+                    return call.args[0].value
+    raise AssertionError(f"{entry} does not launch a command module")
 
 
 def test_each_container_command_line_parses(variant, wf):
