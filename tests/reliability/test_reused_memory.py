@@ -4,25 +4,13 @@ whatever now lies in that memory."""
 
 import signal
 import subprocess
-import time
 
-import psutil
 import pytest
 from shmpipe_core.vineyard_client import try_connect
 from shmpipe_core.vineyard_store import VineyardStore
 
-from tests.support.processes import assert_one_line_error, run_cli, start_step
+from tests.support.processes import assert_one_line_error, run_cli, stopped_at
 from tests.support.vineyard import memory_usage, names
-
-
-def stopped_at(point: str, *args):
-    process = start_step(*args, env={"SHMPIPE_FAULT_STOP": point})
-    deadline = time.monotonic() + 60
-    while psutil.Process(process.pid).status() != psutil.STATUS_STOPPED:
-        assert process.poll() is None, f"ended before {point}: {process.communicate()}"
-        assert time.monotonic() < deadline, f"never reached {point}"
-        time.sleep(0.01)
-    return process
 
 
 def fill_free_memory(socket: str) -> None:

@@ -3,24 +3,17 @@ commit and no memory that cleanup cannot free; the step prints one line. A step 
 publishes nothing."""
 
 import signal
-import time
 
-import psutil
 import pytest
 
-from tests.support.processes import run_cli, start_step
+from tests.support.processes import run_cli, stopped_at
 from tests.support.splits import read
 from tests.support.vineyard import memory_usage, names
 
 
 def interrupt_at(point: str, signum: int, *args):
     """Run a step to the fault point `point`, send it `signum`, let it go on; its result."""
-    process = start_step(*args, env={"SHMPIPE_FAULT_STOP": point})
-    deadline = time.monotonic() + 60
-    while psutil.Process(process.pid).status() != psutil.STATUS_STOPPED:
-        assert process.poll() is None, f"ended before {point}: {process.communicate()}"
-        assert time.monotonic() < deadline, f"never reached {point}"
-        time.sleep(0.01)
+    process = stopped_at(point, *args)
     process.send_signal(signum)
     process.send_signal(signal.SIGCONT)
     out, err = process.communicate(timeout=60)

@@ -39,15 +39,21 @@ def start_step(name: str, *args, env: dict | None = None) -> subprocess.Popen:
     )
 
 
-def kill_at(point: str, name: str, *args) -> None:
-    """Run a step until it stops itself at the fault point `point`, then SIGKILL it there."""
-    process = start_step(name, *args, env={"SHMPIPE_FAULT_STOP": point})
+def stopped_at(point: str, name: str, *args, env: dict | None = None) -> subprocess.Popen:
+    """Start a step and return once it has stopped itself at the fault point `point`."""
+    process = start_step(name, *args, env={**(env or {}), "SHMPIPE_FAULT_STOP": point})
     deadline = time.monotonic() + 60
     while psutil.Process(process.pid).status() != psutil.STATUS_STOPPED:
         if process.poll() is not None:
             raise AssertionError(f"{name} ended before {point}: {process.communicate()}")
         assert time.monotonic() < deadline, f"{name} never reached {point}"
         time.sleep(0.01)
+    return process
+
+
+def kill_at(point: str, name: str, *args) -> None:
+    """Run a step until it stops itself at the fault point `point`, then SIGKILL it there."""
+    process = stopped_at(point, name, *args)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
