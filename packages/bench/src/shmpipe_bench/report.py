@@ -8,6 +8,7 @@ from shmpipe_pipeline.runner import STEPS
 
 from . import scaling
 from .summary import GB, HANDOFF_PHASES, PHASES, entry
+from .summary import seconds as _s
 from .variants import BY_NAME, NAMES
 
 RAW_MODES = {
@@ -46,13 +47,6 @@ def write_results(out: Path, results: dict) -> None:
     (out / "results.md").write_text(markdown(results))
     chart(results, out / "results.png")
     scaling.chart(results["summary"], out / "scaling.png")
-
-
-def _s(x: float) -> str:
-    """Seconds, with the precision a reader needs at that size."""
-    if x < 0.1:
-        return f"{x * 1e3:.1f} ms"
-    return f"{x:.2f} s" if x < 10 else f"{x:.1f} s"
 
 
 def _range(e: dict, key: str) -> str:

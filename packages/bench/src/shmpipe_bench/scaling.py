@@ -9,11 +9,8 @@ import sys
 from pathlib import Path
 
 from .summary import GB, entry
+from .summary import seconds as _s
 from .variants import BY_NAME, NAMES, VARIANTS
-
-
-def _s(x: float) -> str:
-    return f"{x:.2f} s" if x < 10 else f"{x:.1f} s"
 
 
 def table(summary: list[dict]) -> list[str]:

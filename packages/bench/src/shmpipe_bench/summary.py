@@ -23,6 +23,13 @@ HANDOFF_PHASES = {
 GB = 10**9
 
 
+def seconds(x: float) -> str:
+    """Seconds, with the precision a reader needs at that size."""
+    if x < 0.1:
+        return f"{x * 1e3:.1f} ms"
+    return f"{x:.2f} s" if x < 10 else f"{x:.1f} s"
+
+
 def handoff_seconds(phases_by_step: dict[str, dict[str, float]]) -> float:
     return sum(
         phases_by_step[step].get(phase, 0.0)
