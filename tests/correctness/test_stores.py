@@ -1,12 +1,12 @@
 """Each store round-trips the split exactly; vineyard reads are zero-copy and interoperate with
 stock vineyard clients."""
 
-import os
-
 import numpy as np
 import pytest
 from shmpipe_core.errors import StepError
 from shmpipe_core.nas_store import NasStore
+from shmpipe_core.pages import populate_for_read
+from shmpipe_core.private_copy import private_copy
 from shmpipe_core.vineyard_store import VineyardStore
 
 FEATURES = ["a", "b", "c"]
@@ -105,30 +105,49 @@ def test_aborted_write_publishes_nothing(store, request):
         store.read(run_id, ["X_train"])
 
 
-def test_writable_vineyard_read_is_private_copy_on_write(vineyard_socket):
+def _resident_bytes_of_mapping(address):
+    """This process's resident bytes in the mapping that holds `address` (/proc/self/smaps)."""
+    with open("/proc/self/smaps") as smaps:
+        inside = False
+        for line in smaps:
+            fields = line.split()
+            if "-" in fields[0] and not fields[0].endswith(":"):
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                inside = start <= address < end
+            elif inside and fields[0] == "Rss:":
+                return int(fields[1]) * 1024
+    raise LookupError(f"no mapping holds {address:#x}")
+
+
+def test_private_copy_of_a_vineyard_read_is_the_callers_own(vineyard_socket):
     store = VineyardStore.connect(vineyard_socket)
-    arrays = sample_arrays()
-    write(store, "cow", arrays)
-    mine, _ = store.read("cow", ["X_train"], writable=True)
-    assert mine["X_train"].flags.writeable and mine["X_train"].flags.f_contiguous
-    np.testing.assert_array_equal(mine["X_train"], arrays["X_train"])
-    mine["X_train"] -= 1.0  # what scikit-learn's in-place centring does
-    theirs, _ = VineyardStore.connect(vineyard_socket).read("cow", ["X_train"])
+    arrays = sample_arrays(rows=200_000)
+    write(store, "own", arrays)
+    shared = store.read("own", ["X_train"])[0]["X_train"]
+    assert not shared.flags.writeable
+    populate_for_read(shared)
+    resident_before = _resident_bytes_of_mapping(shared.ctypes.data)
+
+    mine = private_copy(shared)
+
+    assert mine.flags.writeable and mine.flags.f_contiguous
+    np.testing.assert_array_equal(mine, arrays["X_train"])
+    # The shared pages were handed back as they were copied: the process holds the split once.
+    assert resident_before - _resident_bytes_of_mapping(shared.ctypes.data) >= 0.9 * shared.nbytes
+    mine -= 1.0  # what scikit-learn's in-place centring does
+    theirs, _ = VineyardStore.connect(vineyard_socket).read("own", ["X_train"])
     np.testing.assert_array_equal(theirs["X_train"], arrays["X_train"])
-    store.delete("cow")
+    store.verify_unchanged()
+    store.delete("own")
 
 
-def test_copy_on_write_finds_the_mapped_file_by_device_and_inode():
-    """Inode numbers repeat across file systems (a pipe's can equal vineyard's memfd's): the
-    descriptor to map privately must match both, or train maps a pipe and fails (ENODEV)."""
-    from shmpipe_core.copy_on_write import _descriptor_of
-
-    read_end, write_end = os.pipe()
-    try:
-        info = os.fstat(read_end)
-        with pytest.raises(LookupError):
-            _descriptor_of((info.st_dev + 1, info.st_ino))
-        assert _descriptor_of((info.st_dev, info.st_ino)) in (read_end, write_end)
-    finally:
-        os.close(read_end)
-        os.close(write_end)
+def test_private_copy_keeps_what_is_already_the_callers(tmp_path):
+    store = NasStore(tmp_path)
+    write(store, "nas-own", sample_arrays())
+    read = store.read("nas-own", ["X_train"])[0]["X_train"]
+    assert private_copy(read) is read
+    strided = np.arange(20.0).reshape(4, 5)[:, ::2]
+    strided.flags.writeable = False
+    copy = private_copy(strided)
+    assert copy.flags.writeable
+    np.testing.assert_array_equal(copy, strided)

@@ -170,10 +170,8 @@ class NasStore:
     def writer(self, run_id: str) -> NasWriter:
         return NasWriter(splits_dir(self.data_dir, run_id), run_id)
 
-    def read(
-        self, run_id: str, names: list[str], writable: bool = False
-    ) -> tuple[dict[str, np.ndarray], dict]:
-        # Read into fresh memory: the arrays are always the caller's own, writable or not.
+    def read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
+        # Read into fresh memory: the arrays are the caller's own, and writable.
         # A rerun deletes the files of the commit it replaces: a reader that read the old
         # manifest just before finds a file gone, and reads the new commit instead.
         for _ in range(3):

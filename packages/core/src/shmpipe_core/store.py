@@ -28,12 +28,11 @@ class Store(Protocol):
 
     def writer(self, run_id: str) -> SplitWriter: ...
 
-    def read(
-        self, run_id: str, names: list[str], writable: bool = False
-    ) -> tuple[dict[str, np.ndarray], dict]:
+    def read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
         """The named arrays of the run's latest commit, checked against its manifest.
 
-        `writable` asks for arrays the caller may change in place, its changes private to it.
+        An array is writable only where it is the caller's own (NAS reads into private memory);
+        shared memory comes read-only (`private_copy` makes a writable copy of it).
         """
 
     def verify_unchanged(self) -> None:

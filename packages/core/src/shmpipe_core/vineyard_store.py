@@ -19,7 +19,6 @@ import numpy as np
 
 from . import faults
 from . import manifest as manifests
-from .copy_on_write import copy_on_write
 from .errors import StepError
 from .pages import populate_for_write
 from .signals import signals_deferred
@@ -221,9 +220,7 @@ class VineyardStore:
         except C.ObjectNotExistsException:
             raise StepError(f"no object named {name!r} in {self.location('')}") from None
 
-    def read(
-        self, run_id: str, names: list[str], writable: bool = False
-    ) -> tuple[dict[str, np.ndarray], dict]:
+    def read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
         splits = self._splits(run_id)
         where = f"{self.name(run_id, SPLITS)}'s manifest"
         try:
@@ -231,17 +228,15 @@ class VineyardStore:
         except (KeyError, TypeError, json.JSONDecodeError) as e:
             raise StepError(f"{where} is corrupt ({type(e).__name__}): rerun preprocess") from None
         manifests.check(manifest, where, names)
-        arrays, shared = {}, {}
+        arrays = {}
         for name in names:
             array = tensor_array(splits.member(name))
             if manifest["arrays"][name].get("order") == "F":
                 array = array.T
             manifests.verify(manifest, name, array, self.name(run_id, name))
-            shared[name] = array
-            arrays[name] = copy_on_write(array) if writable else array
-        # The object, and the shared (never the copy-on-write) views for `verify_unchanged`:
-        # a writable view is the caller's to change, the shared one shows what vineyard holds.
-        self._held.append((splits, run_id, manifest, shared))
+            arrays[name] = array
+        # The object, and the read-only views `verify_unchanged` checks again after use.
+        self._held.append((splits, run_id, manifest, dict(arrays)))
         return arrays, manifest
 
     def verify_unchanged(self) -> None:

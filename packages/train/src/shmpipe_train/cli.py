@@ -7,7 +7,7 @@ import sys
 from shmpipe_core import faults, model_file
 from shmpipe_core.cli import run, step_parser
 from shmpipe_core.metrics import StepMetrics
-from shmpipe_core.pages import populate_for_write
+from shmpipe_core.private_copy import private_copy
 from shmpipe_core.store import open_store
 from sklearn import __version__ as sklearn_version
 from sklearn.linear_model import LinearRegression
@@ -26,20 +26,19 @@ def train(args) -> dict:
     with metrics.phase("connect"):
         store = open_store(args.source, args.data_dir, args.vineyard_socket)
     with metrics.phase("load"):
-        arrays, manifest = store.read(args.run_id, ["X_train", "y_train"], writable=True)
+        arrays, manifest = store.read(args.run_id, ["X_train", "y_train"])
     faults.point("train-after-load")
     X, y = arrays["X_train"], arrays["y_train"]
     metrics.count("X_train", X)
     metrics.count("y_train", y)
     with metrics.phase("private_copy"):
-        # Centring writes every page of X: making them this process's own in one pass is 2-5x
-        # faster than a copy-on-write fault per page. For vineyard this is the copy of the
-        # mapped split; NAS read it into private memory already (the call finds nothing to do).
-        # The store's doing, so it is a phase of its own, part of the handoff, not of compute.
-        populate_for_write(X)
+        # scikit-learn centres X in place, so X must be this process's own: vineyard's shared
+        # split is copied here; NAS read it into private memory already (nothing to do). The
+        # store's doing, so a phase of its own, part of the handoff, not of compute.
+        X = private_copy(X)
     with metrics.phase("compute"):
-        # copy_X=False: X is ours to change (see Store.read(writable=True)), so scikit-learn
-        # centres it in place instead of copying it first.
+        # copy_X=False: X is ours to change, so scikit-learn centres it in place instead of
+        # copying it first.
         model = LinearRegression(copy_X=False).fit(X, y)
     # Zero-copy arrays can change under the fit (shared memory freed and reused): no model
     # of changed data is saved.
