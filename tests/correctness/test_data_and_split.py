@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 from shmpipe_core.dataset import COLUMNS, raw_path
 from shmpipe_core.synthetic import generate
+from shmpipe_preprocess.gather import CHUNK, gather_column, reading_order
 from shmpipe_preprocess.split import split_rows
 from sklearn.model_selection import train_test_split
 
@@ -41,6 +42,19 @@ def test_split_rows_match_train_test_split(n):
     want_train, want_test = train_test_split(kept, test_size=0.2, random_state=42)
     np.testing.assert_array_equal(train_rows, want_train)
     np.testing.assert_array_equal(test_rows, want_test)
+
+
+@pytest.mark.parametrize("n", [1, 10, 2 * CHUNK + 17])
+def test_gathered_column_is_in_split_order(n):
+    """Each value lands at its row's place in the seed's shuffled split, as float64, also
+    across chunk boundaries."""
+    source = np.random.default_rng(n).integers(-(10**12), 10**12, size=2 * n)
+    kept = np.flatnonzero(np.random.default_rng(n + 1).random(2 * n) < 0.6)
+    train_rows, test_rows = split_rows(kept.copy(), 42)
+    for rows in (train_rows, test_rows):
+        out = np.full(len(rows), np.nan)
+        gather_column(source, reading_order(rows, len(source)), out)
+        np.testing.assert_array_equal(out, source[rows].astype(np.float64))
 
 
 def test_generate_is_deterministic_and_bounded():

@@ -14,7 +14,7 @@ from shmpipe_core.metrics import StepMetrics
 from shmpipe_core.raw import RawTable
 from shmpipe_core.store import open_store
 
-from .gather import gather_column
+from .gather import gather_column, reading_order
 from .split import split_rows
 
 
@@ -41,6 +41,9 @@ def preprocess(args) -> dict:
     with metrics.phase("compute"):
         train_rows, test_rows = split_rows(kept, SEED)
         del kept
+        train_order = reading_order(train_rows, raw.num_rows)
+        test_order = reading_order(test_rows, raw.num_rows)
+        del train_rows, test_rows
     writer = store.writer(args.run_id)
     try:
         # The store's destination memory (shared memory for vineyard, private for NAS), faulted
@@ -49,10 +52,10 @@ def preprocess(args) -> dict:
             # Column-major: each raw column lands in one contiguous stretch of the matrix, which
             # is also the layout LAPACK, under LinearRegression, works in.
             out = {
-                "X_train": writer.allocate("X_train", (len(train_rows), len(FEATURES)), "F"),
-                "X_test": writer.allocate("X_test", (len(test_rows), len(FEATURES)), "F"),
-                "y_train": writer.allocate("y_train", (len(train_rows),)),
-                "y_test": writer.allocate("y_test", (len(test_rows),)),
+                "X_train": writer.allocate("X_train", (len(train_order.rows), len(FEATURES)), "F"),
+                "X_test": writer.allocate("X_test", (len(test_order.rows), len(FEATURES)), "F"),
+                "y_train": writer.allocate("y_train", (len(train_order.rows),)),
+                "y_test": writer.allocate("y_test", (len(test_order.rows),)),
             }
         with metrics.phase("compute"):
             destinations = [
@@ -62,8 +65,8 @@ def preprocess(args) -> dict:
             def fill(destination):
                 name, train_out, test_out = destination
                 column = raw.column(name)
-                gather_column(column, train_rows, train_out)
-                gather_column(column, test_rows, test_out)
+                gather_column(column, train_order, train_out)
+                gather_column(column, test_order, test_out)
                 raw.release(column)
                 bar.update()
 
