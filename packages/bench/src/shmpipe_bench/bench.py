@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 from shmpipe_core import progress as bars
@@ -39,7 +38,7 @@ from shmpipe_core.vineyard_connect import locate
 from shmpipe_pipeline.runner import STEPS, RunSpec, prepare_raw, run_steps
 from shmpipe_pipeline.steps import StepRun, last_json, read_step_record, run_step
 
-from . import bench_vineyardd, cold_cache, first_touch, machine_info, targets
+from . import bench_vineyardd, cold_cache, first_touch, machine_info, step_envs, targets
 from .local_cluster import LocalCluster, fetch_throughput
 from .memcpy_floor import memcpy_seconds_in_child
 from .report import write_results
@@ -206,7 +205,7 @@ def run_seed_steps(
         args = ["-m", f"shmpipe_bench.seed.{step}", *common]
         if step == "preprocess":
             args += ["--multiplier", str(multiplier)]
-        result = replace(run_step(sys.executable, args, env), name=step)
+        result = run_step(step, args, env, executable=sys.executable)
         if result.returncode != 0:
             lines = result.stderr.strip().splitlines()
             raise StepError(
@@ -261,6 +260,7 @@ def one_run(
     external: str | None = None,
     drop_all: bool = False,
     raw_mode: str = "warm",
+    commands: dict[str, str] | None = None,
 ) -> dict:
     run_id = f"bench-{os.getpid()}-m{multiplier}-r{repeat}-{variant.name}"
     split_dir = None
@@ -273,7 +273,7 @@ def one_run(
             if variant.method == "seed":
                 steps = run_seed_steps(variant.store, multiplier, data_dir, run_id, sock, cold)
             else:
-                spec = RunSpec(variant.store, multiplier, data_dir, run_id, sock)
+                spec = RunSpec(variant.store, multiplier, data_dir, run_id, sock, commands=commands)
                 steps = run_steps(spec, before_step=cold)
             records = {s.name: read_step_record(data_dir, run_id, s.name) for s in steps}
             mse = last_json(steps[-1].stdout).get("mse")
@@ -348,7 +348,10 @@ def bench(args) -> dict:
             f"first touch: wrote {touched['bytes'] / 2**30:.1f} GiB of free memory once in "
             f"{touched['seconds']:.1f} s, then released it"
         )
+    progress("our steps' environments, as their images have them (uv sync per step image)")
+    commands = step_envs.build()
     run_args = {
+        "commands": commands,
         "config": args.vineyardd,
         "external": external,
         "drop_all": args.drop_caches,
@@ -397,6 +400,8 @@ def bench(args) -> dict:
             "cold_nas_reads": "drop_caches" if args.drop_caches else "fsync+fadvise(DONTNEED)",
             "raw_table_before_preprocess": args.raw,
             "warmup": not args.no_warmup,
+            "our_steps_environment": "one per step image, without "
+            + ", ".join(step_envs.left_out()),
             "data_dir": str(data_dir),
             "note": args.note,
             "seconds": round(time.perf_counter() - started, 1),

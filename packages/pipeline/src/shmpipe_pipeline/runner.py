@@ -32,6 +32,8 @@ class RunSpec:
     run_id: str
     vineyard_socket: str | None = None
     env: dict | None = None  # the steps' environment (default: this process's)
+    # step -> its executable (default: the console script beside this interpreter)
+    commands: dict[str, str] | None = None
 
     def step_args(self, step: str) -> list[str]:
         store_flag = "--sink" if step == "preprocess" else "--source"
@@ -80,11 +82,14 @@ def _run(
     env: dict | None,
     report: Report,
     signals: SignalForwarding | None,
+    executable: str | None = None,
 ) -> StepRun:
     if signals is not None:
         signals.check()
     report.started(name)
-    step = run_step(name, args, report.env(env), echo=report.echo(), signals=signals)
+    step = run_step(
+        name, args, report.env(env), echo=report.echo(), signals=signals, executable=executable
+    )
     if signals is not None:
         signals.check(name)
     report.finished(name, step.seconds)
@@ -124,7 +129,8 @@ def run_steps(
     for step in STEPS:
         if before_step is not None:
             before_step(step)
-        steps.append(_run(step, spec.step_args(step), spec.env, report, signals))
+        executable = (spec.commands or {}).get(step)
+        steps.append(_run(step, spec.step_args(step), spec.env, report, signals, executable))
     return steps
 
 

@@ -113,11 +113,13 @@ def run_step(
     *,
     echo=None,
     signals: SignalForwarding | None = None,
+    executable: str | None = None,
 ) -> StepRun:
     """Run one step; wall time is process start to exit, memory the kernel's peak RSS for it.
 
     `echo` (a binary stream) gets the step's stderr as it comes, for its progress bars; `signals`
-    forwards SIGINT and SIGTERM to it while it runs.
+    forwards SIGINT and SIGTERM to it while it runs; `executable` replaces the console script
+    `name` beside this interpreter.
     """
     chunks: list[bytes] = []
     with tempfile.TemporaryFile("w+") as out:
@@ -125,7 +127,7 @@ def run_step(
         # Its own process group: a Ctrl-C at the terminal reaches the runner only, which passes
         # it on once; the step does not get it twice.
         process = subprocess.Popen(
-            [command(name), *args],
+            [executable or command(name), *args],
             stdout=out,
             stderr=subprocess.PIPE,
             env=env,
