@@ -95,7 +95,7 @@ def test_store_work_is_booked_to_the_handoff_not_to_compute(bench_run):
         )
         assert runs[name]["handoff_s"] == pytest.approx(handoff)
     ours = {s["name"]: s["record"]["phases"] for s in runs["vineyard"]["steps"]}
-    # The copy-on-write of train's split, evaluate's page-in and preprocess's destination memory
+    # Train's private copy of the split, evaluate's page-in and preprocess's destination memory
     # are phases of their own, beside compute.
     assert {"allocate", "compute", "save"} <= set(ours["preprocess"])
     assert {"load", "private_copy", "compute"} <= set(ours["train"])

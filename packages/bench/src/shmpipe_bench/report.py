@@ -17,7 +17,7 @@ RAW_MODES = {
     None: "left as found in the page cache",
 }
 # The chart's stack: what a pod pays to start, the store's work (the handoff), the step's own
-# work, and the rest (interpreter exit).
+# work, and the rest (process exit).
 SEGMENTS = {
     "start-up (interpreter, imports, connect)": "#bdbdbd",
     "handoff (the store's phases)": "#1f77b4",
@@ -134,7 +134,7 @@ def markdown(results: dict) -> str:
         "",
         "startup = process start to the step's main (interpreter, imports); connect = opening "
         "the store. allocate, private_copy, page_in: the store's work around compute (0 where a "
-        "variant has no such phase). other = wall minus the phases (interpreter exit).",
+        "variant has no such phase). other = wall minus the phases (process exit).",
         "",
         "| M | variant | step | wall | " + " | ".join(PHASES) + " | other | peak RSS GB |",
         "|---|---|---|---|" + "---|" * len(PHASES) + "---|---|",
