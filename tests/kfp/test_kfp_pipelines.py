@@ -3,7 +3,6 @@ Argo workflows say: same steps, commands, flags, images, resources, claims and l
 is KFP's run id; the MSE is the pipeline's output; cleanup is the exit handler. And their command
 lines, run as processes on a real data dir (and vineyardd), give the seed's MSE."""
 
-import csv
 import json
 import os
 import subprocess
@@ -19,7 +18,7 @@ from shmpipe_core.dataset import raw_path
 
 from tests.support.processes import BIN, run_cli
 from tests.support.reference import seed_mse
-from tests.support.steps_table import image
+from tests.support.steps_table import STEP_IMAGES, image
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = sorted(COMPILED)
@@ -56,11 +55,6 @@ def argo_pods(wf, name=RUN_ID):
     """The Argo workflow's pods by template name (the exit handler's task is called onExit),
     submitted with the image tag the KFP definitions default to."""
     return {p.template["name"]: p for p in pods(wf, name, {"tag": KFP_DEFAULT_TAG})}
-
-
-def step_images() -> list[str]:
-    with open(ROOT / "packages" / "steps.tsv", newline="") as f:
-        return [r[0] for r in csv.reader(f, delimiter="\t") if r and not r[0].startswith("#")]
 
 
 def raw_spec(kfp) -> dict:
@@ -141,7 +135,7 @@ def test_parameters_are_the_multiplier_and_one_image_per_step_image(kfp, argo):
     assert inputs["data_multiplier"].default == int(argo_defaults["data_multiplier"])
     expected_images = {
         name.replace("-", "_") + "_image": f"{argo_defaults['registry']}/{name}:" + KFP_DEFAULT_TAG
-        for name in step_images()
+        for name in STEP_IMAGES
     }
     assert {k: v.default for k, v in inputs.items() if k != "data_multiplier"} == expected_images
     assert all(inputs[k].type == "String" for k in expected_images)
