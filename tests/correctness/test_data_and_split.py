@@ -1,4 +1,5 @@
-"""The raw table is the seed's, bit for bit, and the split is scikit-learn's, row for row."""
+"""The raw table is the seed's, bit for bit, and the split holds scikit-learn's rows, in the raw
+table's order."""
 
 import csv
 from pathlib import Path
@@ -8,8 +9,8 @@ import pyarrow as pa
 import pytest
 from shmpipe_core.dataset import COLUMNS, raw_path
 from shmpipe_core.synthetic import generate
-from shmpipe_preprocess.gather import CHUNK, gather_column, reading_order
-from shmpipe_preprocess.split import split_rows
+from shmpipe_preprocess.gather import CHUNK, gather_column
+from shmpipe_preprocess.split import split_in_table_order, split_sizes
 from sklearn.model_selection import train_test_split
 
 from tests.support.ci import require
@@ -36,24 +37,23 @@ def test_raw_file_holds_the_seeds_draws(raw_data_dir):
 
 
 @pytest.mark.parametrize("n", [2, 7, 10, 9_531, 100_003])
-def test_split_rows_match_train_test_split(n):
+def test_split_holds_train_test_splits_rows_in_table_order(n):
     kept = np.sort(np.random.default_rng(n).choice(2 * n, size=n, replace=False))
-    train_rows, test_rows = split_rows(kept.copy(), 42)
+    train_rows, test_rows = split_in_table_order(kept.copy(), 42)
     want_train, want_test = train_test_split(kept, test_size=0.2, random_state=42)
-    np.testing.assert_array_equal(train_rows, want_train)
-    np.testing.assert_array_equal(test_rows, want_test)
+    np.testing.assert_array_equal(train_rows, np.sort(want_train))
+    np.testing.assert_array_equal(test_rows, np.sort(want_test))
+    assert (len(train_rows), len(test_rows)) == split_sizes(n)
 
 
 @pytest.mark.parametrize("n", [1, 10, 2 * CHUNK + 17])
-def test_gathered_column_is_in_split_order(n):
-    """Each value lands at its row's place in the seed's shuffled split, as float64, also
-    across chunk boundaries."""
+def test_gathered_column_holds_each_rows_value(n):
+    """Each value lands at its row's place, as float64, also across chunk boundaries."""
     source = np.random.default_rng(n).integers(-(10**12), 10**12, size=2 * n)
     kept = np.flatnonzero(np.random.default_rng(n + 1).random(2 * n) < 0.6)
-    train_rows, test_rows = split_rows(kept.copy(), 42)
-    for rows in (train_rows, test_rows):
+    for rows in split_in_table_order(kept, 42):
         out = np.full(len(rows), np.nan)
-        gather_column(source, reading_order(rows, len(source)), out)
+        gather_column(source, rows, out)
         np.testing.assert_array_equal(out, source[rows].astype(np.float64))
 
 

@@ -1,9 +1,10 @@
 """From raw benchmark runs to medians (with min and max) per variant and multiplier.
 
 Phases, as each step records them (shmpipe_core.metrics): startup (process start to main:
-interpreter, imports), connect (opening the store, per pod like start-up), load, allocate,
-private_copy, page_in, compute, save. `compute` is the same code for every store of a method;
-whatever a store makes a step do is one of the other phases, and the handoff counts those.
+interpreter, imports; plus any wait for an import started beside the load), connect (opening the
+store, per pod like start-up), load, allocate, private_copy, page_in, compute, save. `compute` is
+the same code for every store of a method; whatever a store makes a step do is one of the other
+phases, and the handoff counts those.
 """
 
 import statistics

@@ -1,5 +1,8 @@
 """What a step measures about itself: start-up, per-phase seconds, rows, bytes, peak memory.
 
+Start-up is process start to the step's main (interpreter, imports), plus any wait for an import
+the step started in the background to run beside its load (train's scikit-learn).
+
 Phases: `connect` (opening the store: for vineyard, loading its client and connecting, paid once
 per pod like start-up), `load` (reading inputs), `compute`, `save` (publishing outputs), and the
 store's own work around them: `allocate` (preprocess: the store's destination memory, faulted
@@ -50,6 +53,16 @@ class StepMetrics:
     @classmethod
     def start(cls, step: str, store: str, run_id: str) -> "StepMetrics":
         return cls(step, store, run_id, startup_s=round(process_age_s(), 4))
+
+    @contextmanager
+    def startup_wait(self):
+        """Waiting for an import the step started in the background (shmpipe_core.early_import):
+        start-up, as the imports before main are; what ran beside it is in its own phases."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.startup_s = round(self.startup_s + time.perf_counter() - t0, 4)
 
     @contextmanager
     def phase(self, name: str):
