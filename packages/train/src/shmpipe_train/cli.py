@@ -24,7 +24,7 @@ def train(args) -> dict:
     metrics = StepMetrics.start("train", args.source, args.run_id)
     # scikit-learn imports beside the read (seconds of interpreter work against memory and
     # disk work); the step waits for what is left of it after the read.
-    sklearn = EarlyImport("sklearn.linear_model")
+    sklearn_import = EarlyImport("sklearn.linear_model")
     with metrics.phase("connect"):
         store = open_store(args.source, args.data_dir, args.vineyard_socket)
     with metrics.phase("load"):
@@ -39,7 +39,8 @@ def train(args) -> dict:
         # store's doing, so a phase of its own, part of the handoff, not of compute.
         X = private_copy(X)
     with metrics.startup_wait():
-        LinearRegression = sklearn.module().LinearRegression
+        LinearRegression = sklearn_import.module().LinearRegression
+        from sklearn import __version__ as sklearn_version  # imported with it: no wait
     with metrics.phase("compute"):
         # copy_X=False: X is ours to change, so scikit-learn centres it in place instead of
         # copying it first.
@@ -55,7 +56,7 @@ def train(args) -> dict:
             model.intercept_,
             manifest["features"],
             manifest["commit"],
-            sklearn_version=sys.modules["sklearn"].__version__,
+            sklearn_version=sklearn_version,
             train_rows=int(X.shape[0]),
         )
     return metrics.finish(args.data_dir)
