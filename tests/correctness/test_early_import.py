@@ -57,7 +57,7 @@ def test_a_step_that_fails_meanwhile_exits_without_waiting_for_the_import(module
     assert done.returncode == 3
 
 
-def test_the_wait_for_an_import_counts_as_start_up(tmp_path):
+def test_the_wait_for_an_import_counts_as_start_up():
     metrics = StepMetrics.start("train", "nas", "r1")
     before = metrics.startup_s
     with metrics.startup_wait():

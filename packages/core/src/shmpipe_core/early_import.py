@@ -17,15 +17,16 @@ from types import ModuleType
 
 class EarlyImport:
     def __init__(self, name: str):
-        self._name = name
         self._module: ModuleType | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=f"import {name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(name,), name=f"import {name}", daemon=True
+        )
         self._thread.start()
 
-    def _run(self) -> None:
+    def _run(self, name: str) -> None:
         try:
-            self._module = importlib.import_module(self._name)
+            self._module = importlib.import_module(name)
         except BaseException as error:  # re-raised in the thread that asks for the module
             self._error = error
 
