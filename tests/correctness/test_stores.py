@@ -1,6 +1,9 @@
 """Each store round-trips the split exactly; vineyard reads are zero-copy and interoperate with
 stock vineyard clients."""
 
+import mmap
+import resource
+
 import numpy as np
 import pytest
 from shmpipe_core.errors import StepError
@@ -8,6 +11,8 @@ from shmpipe_core.nas_store import NasStore
 from shmpipe_core.pages import populate_for_read
 from shmpipe_core.private_copy import private_copy
 from shmpipe_core.vineyard_store import VineyardStore
+
+from tests.support.vineyard import start_vineyardd
 
 FEATURES = ["a", "b", "c"]
 
@@ -151,3 +156,24 @@ def test_private_copy_keeps_what_is_already_the_callers(tmp_path):
     copy = private_copy(strided)
     assert copy.flags.writeable
     np.testing.assert_array_equal(copy, strided)
+
+
+def test_vineyard_allocation_maps_a_reserved_arena_by_the_range(short_tmp):
+    """Fluid's vineyardd holds its whole arena from the start: the writer maps the pages of a new
+    array several per fault, and filling the array faults no more (the pages are writable)."""
+    directory = short_tmp / "reserved"
+    process = start_vineyardd(directory, size="512Mi", flags=("--reserve_memory",))
+    try:
+        store = VineyardStore.connect(str(directory / "vineyard.sock"))
+        rows = (256 << 20) // 8 // len(FEATURES)
+        pages = rows * len(FEATURES) * 8 // mmap.PAGESIZE
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        writer = store.writer("reserved")
+        writer.allocate("X_train", (rows, len(FEATURES)), "F")[...] = 1.0
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        writer.abort()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    # One fault per page would be `pages`; the kernel maps 16 per read fault by default.
+    assert faults < pages / 4, f"{faults} faults for {pages} pages"

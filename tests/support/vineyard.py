@@ -9,11 +9,16 @@ from shmpipe_core.vineyard_client import memory_usage, try_connect
 __all__ = ["memory_usage", "names", "start_vineyardd"]
 
 
-def start_vineyardd(directory: Path, size: str = "2Gi") -> subprocess.Popen:
+def start_vineyardd(
+    directory: Path, size: str = "2Gi", flags: tuple[str, ...] = ()
+) -> subprocess.Popen:
     """A vineyardd with RPC off serving `directory/vineyard.sock`, answering when this returns."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     return vineyardd.start(
-        directory / "vineyard.sock", size, vineyardd.local_meta(), directory / "vineyardd.log"
+        directory / "vineyard.sock",
+        size,
+        vineyardd.local_meta() + list(flags),
+        directory / "vineyardd.log",
     )
 
 

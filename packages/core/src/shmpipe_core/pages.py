@@ -5,8 +5,15 @@ no huge pages: measured in this project's 2-core VM, 5.7 s per GiB of fresh vine
 by plain writes, 1.9 s with one MADV_POPULATE_WRITE first (Linux 5.14+), 0.1 s once vineyardd
 reuses memory it had before. On older kernels the call fails and pages fault in as they are
 written, as before.
-"""
 
+Where vineyardd already holds the pages (Fluid's vineyardd reserves its whole arena at start),
+MADV_POPULATE_READ maps them faster still: a read fault on shared memory also maps the pages
+around it that are present (the kernel's fault-around, 64 KiB by default), and a shared memfd
+mapping keeps no dirty accounting, so those pages are mapped writable and the writes that follow
+fault no more. Measured on the same VM for 2 GiB of a reserved arena: 0.30 s and 32,768 faults
+for reading, 0.86 s and 524,288 faults for writing, the fill after either 0.2 s without a fault.
+On memory vineyardd has not touched yet both take one fault per page and cost the same.
+"""
 import ctypes
 import mmap
 

@@ -20,7 +20,7 @@ import numpy as np
 from . import faults
 from . import manifest as manifests
 from .errors import StepError
-from .pages import populate_for_write
+from .pages import populate_for_read
 from .signals import signals_deferred
 from .sizes import human
 from .vineyard_client import vineyard_c
@@ -87,7 +87,9 @@ class VineyardWriter:
         stored = np.frombuffer(memoryview(builder), dtype=np.float64, count=math.prod(shape))
         stored = stored.reshape(stored_shape)
         array = stored.T if order == "F" else stored
-        populate_for_write(stored)
+        # Faulted in by reading: 16 pages per fault where vineyardd holds them already, and
+        # mapped writable all the same (pages.py says why).
+        populate_for_read(stored)
         self.builders[name] = (builder, stored_shape, array)
         return array
 
