@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from shmpipe_core.errors import StepError
 from shmpipe_core.nas_store import NasStore
-from shmpipe_core.pages import populate_for_read
+from shmpipe_core.pages import drop_pages, populate_for_read
 from shmpipe_core.private_copy import private_copy
 from shmpipe_core.vineyard_store import VineyardStore
 
@@ -110,18 +110,16 @@ def test_aborted_write_publishes_nothing(store, request):
         store.read(run_id, ["X_train"])
 
 
-def _resident_bytes_of_mapping(address):
-    """This process's resident bytes in the mapping that holds `address` (/proc/self/smaps)."""
-    with open("/proc/self/smaps") as smaps:
-        inside = False
-        for line in smaps:
-            fields = line.split()
-            if "-" in fields[0] and not fields[0].endswith(":"):
-                start, end = (int(x, 16) for x in fields[0].split("-"))
-                inside = start <= address < end
-            elif inside and fields[0] == "Rss:":
-                return int(fields[1]) * 1024
-    raise LookupError(f"no mapping holds {address:#x}")
+def _mapped_bytes(array):
+    """How much of `array`'s memory is mapped into this process: its pages present in
+    /proc/self/pagemap (bit 63 of each page's 64-bit entry)."""
+    page = mmap.PAGESIZE
+    first = array.ctypes.data // page
+    count = -(-(array.ctypes.data + array.nbytes) // page) - first
+    with open("/proc/self/pagemap", "rb") as pagemap:
+        pagemap.seek(first * 8)
+        entries = np.frombuffer(pagemap.read(count * 8), dtype=np.uint64)
+    return int(np.count_nonzero(entries >> np.uint64(63))) * page
 
 
 def test_private_copy_of_a_vineyard_read_is_the_callers_own(vineyard_socket):
@@ -131,14 +129,14 @@ def test_private_copy_of_a_vineyard_read_is_the_callers_own(vineyard_socket):
     shared = store.read("own", ["X_train"])[0]["X_train"]
     assert not shared.flags.writeable
     populate_for_read(shared)
-    resident_before = _resident_bytes_of_mapping(shared.ctypes.data)
+    resident_before = _mapped_bytes(shared)
 
     mine = private_copy(shared)
 
     assert mine.flags.writeable and mine.flags.f_contiguous
     np.testing.assert_array_equal(mine, arrays["X_train"])
     # The shared pages were handed back as they were copied: the process holds the split once.
-    assert resident_before - _resident_bytes_of_mapping(shared.ctypes.data) >= 0.9 * shared.nbytes
+    assert resident_before - _mapped_bytes(shared) >= 0.9 * shared.nbytes
     mine -= 1.0  # what scikit-learn's in-place centring does
     theirs, _ = VineyardStore.connect(vineyard_socket).read("own", ["X_train"])
     np.testing.assert_array_equal(theirs["X_train"], arrays["X_train"])
@@ -159,8 +157,8 @@ def test_private_copy_keeps_what_is_already_the_callers(tmp_path):
 
 
 def test_vineyard_allocation_maps_a_reserved_arena_by_the_range(short_tmp):
-    """Fluid's vineyardd holds its whole arena from the start: the writer maps the pages of a new
-    array several per fault, and filling the array faults no more (the pages are writable)."""
+    """Fluid's vineyardd holds its whole arena from the start: the writer faults in a new array's
+    pages several per fault, and filling the array faults no more (the pages are writable)."""
     directory = short_tmp / "reserved"
     process = start_vineyardd(directory, size="512Mi", flags=("--reserve_memory",))
     try:
@@ -169,7 +167,9 @@ def test_vineyard_allocation_maps_a_reserved_arena_by_the_range(short_tmp):
         pages = rows * len(FEATURES) * 8 // mmap.PAGESIZE
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         writer = store.writer("reserved")
-        writer.allocate("X_train", (rows, len(FEATURES)), "F")[...] = 1.0
+        array = writer.allocate("X_train", (rows, len(FEATURES)), "F")
+        writer.fault_in()
+        array[...] = 1.0
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
         writer.abort()
     finally:
@@ -177,3 +177,16 @@ def test_vineyard_allocation_maps_a_reserved_arena_by_the_range(short_tmp):
         process.wait(timeout=30)
     # One fault per page would be `pages`; the kernel maps 16 per read fault by default.
     assert faults < pages / 4, f"{faults} faults for {pages} pages"
+
+
+def test_fault_in_makes_the_allocated_arrays_resident(store, request):
+    writer = store.writer(f"fi-{request.node.callspec.id}")
+    array = writer.allocate("X_train", (1 << 20, len(FEATURES)), "F")
+    # Shared memory this process mapped before (reused by vineyardd) would count as faulted in.
+    drop_pages(array)
+    before = _mapped_bytes(array)
+    writer.fault_in()
+    after = _mapped_bytes(array)
+    writer.abort()
+    assert before < 0.1 * array.nbytes
+    assert after >= array.nbytes

@@ -90,8 +90,13 @@ class NasWriter:
 
     def allocate(self, name: str, shape: tuple[int, ...], order: str = "C") -> np.ndarray:
         self.arrays[name] = np.empty(shape, dtype=np.float64, order=order)
-        populate_for_write(self.arrays[name])  # as the vineyard store does: same footing
         return self.arrays[name]
+
+    def fault_in(self) -> None:
+        """Fault in the memory of every array allocated so far, as the vineyard writer does:
+        the two stores on the same footing."""
+        for array in list(self.arrays.values()):
+            populate_for_write(array)
 
     def commit(self, features: list[str]) -> dict:
         with run_lock(self.directory, create=True):

@@ -14,6 +14,7 @@ fault no more. Measured on the same VM for 2 GiB of a reserved arena: 0.30 s and
 for reading, 0.86 s and 524,288 faults for writing, the fill after either 0.2 s without a fault.
 On memory vineyardd has not touched yet both take one fault per page and cost the same.
 """
+
 import ctypes
 import mmap
 

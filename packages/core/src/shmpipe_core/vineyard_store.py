@@ -87,11 +87,16 @@ class VineyardWriter:
         stored = np.frombuffer(memoryview(builder), dtype=np.float64, count=math.prod(shape))
         stored = stored.reshape(stored_shape)
         array = stored.T if order == "F" else stored
-        # Faulted in by reading: 16 pages per fault where vineyardd holds them already, and
-        # mapped writable all the same (pages.py says why).
-        populate_for_read(stored)
         self.builders[name] = (builder, stored_shape, array)
         return array
+
+    def fault_in(self) -> None:
+        """Fault in the memory of every array allocated so far (else each page faults in as
+        it is first written)."""
+        for _, _, array in list(self.builders.values()):
+            # By reading: 16 pages per fault where vineyardd holds them already, and mapped
+            # writable all the same (pages.py says why).
+            populate_for_read(array)
 
     def _out_of_memory(self, name: str, nbytes: int) -> StepError:
         """Says why an allocation failed, measured before this commit's arrays are freed:
