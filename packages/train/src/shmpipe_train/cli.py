@@ -34,10 +34,11 @@ def train(args) -> dict:
     metrics.count("X_train", X)
     metrics.count("y_train", y)
     with metrics.phase("private_copy"):
-        # scikit-learn centres X in place, so X must be this process's own: vineyard's shared
-        # split is copied here; NAS read it into private memory already (nothing to do). The
-        # store's doing, so a phase of its own, part of the handoff, not of compute.
-        X = private_copy(X)
+        # scikit-learn centres X in place, and copies any input that is read-only (it validates
+        # with force_writeable): vineyard's shared X and y are copied here; NAS read them into
+        # private memory already (nothing to do). The store's doing, so a phase of its own,
+        # part of the handoff, not of compute.
+        X, y = private_copy(X), private_copy(y)
     with metrics.startup_wait():
         LinearRegression = sklearn_import.module().LinearRegression
         from sklearn import __version__ as sklearn_version  # imported with it: no wait
