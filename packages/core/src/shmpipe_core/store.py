@@ -17,8 +17,8 @@ class SplitWriter(Protocol):
         """A float64 destination array; fill it in place before `commit`."""
 
     def fault_in(self) -> None:
-        """Fault in every allocated array's memory at once (the kernel's work, without the
-        GIL), instead of page by page as the fill first writes it."""
+        """Fault in every allocated array's memory at once, instead of page by page as the
+        fill first writes it."""
 
     def commit(self, features: list[str]) -> dict:
         """Publish every allocated array and the manifest at once; returns the manifest."""
