@@ -156,7 +156,7 @@ def test_private_copy_keeps_what_is_already_the_callers(tmp_path):
     np.testing.assert_array_equal(copy, strided)
 
 
-def test_vineyard_allocation_maps_a_reserved_arena_by_the_range(short_tmp):
+def test_vineyard_fault_in_maps_a_reserved_arena_many_pages_per_fault(short_tmp):
     """Fluid's vineyardd holds its whole arena from the start: the writer faults in a new array's
     pages several per fault, and filling the array faults no more (the pages are writable)."""
     directory = short_tmp / "reserved"
