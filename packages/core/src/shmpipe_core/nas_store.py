@@ -95,7 +95,7 @@ class NasWriter:
     def fault_in(self) -> None:
         """Fault in the memory of every array allocated so far, as the vineyard writer does:
         the two stores on the same footing."""
-        for array in list(self.arrays.values()):
+        for array in self.arrays.values():
             populate_for_write(array)
 
     def commit(self, features: list[str]) -> dict:

@@ -93,7 +93,7 @@ class VineyardWriter:
     def fault_in(self) -> None:
         """Fault in the memory of every array allocated so far (else each page faults in as
         it is first written)."""
-        for _, _, array in list(self.builders.values()):
+        for _, _, array in self.builders.values():
             # By reading: 16 pages per fault where vineyardd holds them already, and mapped
             # writable all the same (pages.py says why).
             populate_for_read(array)
