@@ -7,6 +7,7 @@ not the whole table.
 
 import mmap
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -20,19 +21,63 @@ from .pages import drop_pages, populate_for_read
 SCHEMA = pa.schema([pa.field(name, pa.int64(), nullable=False) for name in COLUMN_NAMES])
 
 
-def write(path: Path, columns: dict[str, np.ndarray]) -> None:
+def write(path: Path, rows: int, columns: Iterable[tuple[str, np.ndarray]]) -> None:
+    """Write the table from `columns`, (name, values) in file order, holding about one column in
+    memory at a time, not the table.
+
+    pyarrow writes the file's layout (schema, one record batch, padding, footer) from columns of
+    untouched zero memory: one calloc'ed array for all of them, whose pages read as the kernel's
+    zero page, so writing it does not grow this process's memory. The columns are then copied
+    into the written file through a shared mapping, one at a time, each one's pages handed back
+    once it is in; the file holds what pyarrow writes from the real columns, byte for byte, since
+    nothing in the layout depends on the values (no statistics, no compression, no nulls).
+    """
+    zeros = np.zeros(rows, dtype=np.int64)
     # from_buffers wraps the numpy memory as is; pa.array() would first import pandas (seconds).
-    arrays = [
-        pa.Array.from_buffers(pa.int64(), len(columns[n]), [None, pa.py_buffer(columns[n])])
-        for n in COLUMN_NAMES
-    ]
-    batch = pa.record_batch(arrays, schema=SCHEMA)
-    with (
-        atomic_path(path) as tmp,
-        pa.OSFile(str(tmp), "wb") as sink,
-        pa.ipc.new_file(sink, SCHEMA) as writer,
-    ):
-        writer.write_batch(batch)
+    placeholder = pa.Array.from_buffers(pa.int64(), rows, [None, pa.py_buffer(zeros)])
+    batch = pa.record_batch([placeholder] * len(COLUMN_NAMES), schema=SCHEMA)
+    with atomic_path(path) as tmp:
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, SCHEMA) as writer:
+            writer.write_batch(batch)
+        del batch, placeholder, zeros
+        _fill(tmp, rows, columns)
+
+
+def _fill(tmp: Path, rows: int, columns: Iterable[tuple[str, np.ndarray]]) -> None:
+    """Copy each column into its data buffer in the written file `tmp`."""
+    fd = os.open(tmp, os.O_RDWR)
+    try:
+        mapping = mmap.mmap(fd, 0)
+    finally:
+        os.close(fd)
+    # On an error the views into the mapping live on in the traceback: the mapping is unmapped
+    # when they go, and atomic_path removes the file.
+    _copy_columns(mapping, rows, columns)
+    mapping.flush()
+    mapping.close()
+
+
+def _copy_columns(mapping: mmap.mmap, rows: int, columns: Iterable[tuple[str, np.ndarray]]):
+    whole = np.frombuffer(mapping, dtype=np.uint8)
+    # Where pyarrow put each column, found the way every reader finds it (the footer's block, the
+    # batch's buffer offsets), as addresses in this mapping.
+    batch = pa.ipc.open_file(pa.py_buffer(mapping)).get_batch(0)
+    offsets = {
+        name: batch.column(name).buffers()[1].address - whole.ctypes.data for name in COLUMN_NAMES
+    }
+    del batch
+    names = iter(COLUMN_NAMES)
+    for name, values in columns:
+        if name != next(names, None) or values.shape != (rows,) or values.dtype != np.int64:
+            raise ValueError(f"column {name} is not the next int64 column of {rows:,} rows")
+        target = whole[offsets[name] : offsets[name] + rows * 8].view(np.int64)
+        target[:] = values
+        # The written pages stay in the page cache, dirty; only this process's mapping of them
+        # goes, so its memory stays near one column.
+        drop_pages(target)
+        del values, target  # before the next column is drawn: one column held, not two
+    if next(names, None) is not None:
+        raise ValueError("fewer columns than the schema has")
 
 
 class RawTable:

@@ -2,6 +2,7 @@
 
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +13,20 @@ from .errors import StepError
 from .sizes import human
 
 
-def generate(multiplier: int) -> dict[str, np.ndarray]:
-    """The seed's table: one generator, seed 42, columns drawn whole and in file order."""
+def draws(multiplier: int) -> Iterator[tuple[str, np.ndarray]]:
+    """The seed's table, one (name, values) column at a time: one generator, seed 42, columns
+    drawn whole and in file order."""
     rows = ROWS_PER_MULTIPLIER * multiplier
     rng = np.random.default_rng(SEED)
-    table = {}
     with progress.bar(len(COLUMNS), "prepare-data: generate", "column") as bar:
         for c in COLUMNS:
-            table[c.name] = rng.integers(c.low, c.high_exclusive, size=rows, dtype=np.int64)
+            yield c.name, rng.integers(c.low, c.high_exclusive, size=rows, dtype=np.int64)
             bar.update()
-    return table
+
+
+def generate(multiplier: int) -> dict[str, np.ndarray]:
+    """The whole table in memory (for tests and small multipliers; `prepare` never holds it)."""
+    return dict(draws(multiplier))
 
 
 def prepare(data_dir: Path, multiplier: int, force: bool = False) -> dict:
@@ -44,7 +49,7 @@ def prepare(data_dir: Path, multiplier: int, force: bool = False) -> dict:
         )
     start = time.perf_counter()
     try:
-        raw.write(path, generate(multiplier))
+        raw.write(path, multiplier * ROWS_PER_MULTIPLIER, draws(multiplier))
     except OSError as e:
         raise StepError(
             f"cannot write {path} ({e.strerror}): choose a writable --data-dir"
