@@ -123,6 +123,7 @@ VINEYARD_IMAGES = $(shell sed -n '/^    image: /{s/^    image: //;h;n;s/^    ima
 
 .PHONY: cluster cluster-argo cluster-fluid cluster-namespace cluster-nas cluster-rbac \
 	cluster-data-manifest cluster-data cluster-vineyard-manifest cluster-vineyard-images \
+	cluster-vineyard-image-names \
 	cluster-vineyard cluster-images cluster-up submit-nas submit-vineyard cluster-delete
 
 cluster:
@@ -191,6 +192,10 @@ cluster-vineyard-images:
 	for i in $(VINEYARD_IMAGES); do \
 	  $(DOCKER) image inspect $$i >/dev/null 2>&1 || $(DOCKER) pull $$i || exit 1; \
 	  kind load docker-image $$i --name $(KIND_CLUSTER) || exit 1; done
+
+# The same list, one line, for loading them some other way (deploy/README, section 9).
+cluster-vineyard-image-names:
+	@echo $(VINEYARD_IMAGES)
 
 cluster-vineyard:
 	$(VINEYARD_MANIFEST) | $(KUBECTL) apply -f -
