@@ -3,6 +3,7 @@ apart from the others, the runner apart from the benchmark. Imports inside funct
 a lazy import does not remove a dependency, it only hides it."""
 
 import ast
+import tomllib
 from pathlib import Path
 
 PACKAGES = Path(__file__).resolve().parents[2] / "packages"
@@ -114,8 +115,6 @@ def test_steps_runner_and_benchmark_keep_apart():
 
 def test_the_commands_package_names_every_core_script():
     """commands/__init__.py says which console scripts core has: all of them, from pyproject."""
-    import tomllib
-
     pyproject = tomllib.loads((PACKAGES / "core" / "pyproject.toml").read_text())
     scripts = set(pyproject["project"]["scripts"])
     init = PACKAGES / "core" / "src" / "shmpipe_core" / "commands" / "__init__.py"
