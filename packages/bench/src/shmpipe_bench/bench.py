@@ -23,7 +23,6 @@ from pathlib import Path
 from shmpipe_core import progress as bars
 from shmpipe_core.cli import Parser, add_data_dir, add_debug, run
 from shmpipe_core.dataset import (
-    ROWS_PER_MULTIPLIER,
     SPLIT_NAMES,
     check_multiplier,
     raw_path,
@@ -245,7 +244,7 @@ def vineyard_for(variant: Variant, config: str, external: str | None, multiplier
     elif external:
         yield external, {"config": "external", "socket": external}
     else:
-        size = bench_vineyardd.size_for(multiplier * ROWS_PER_MULTIPLIER)
+        size = bench_vineyardd.quota_bytes(multiplier)
         with bench_vineyardd.per_run(config, size) as daemon:
             record = {"config": config, "size_bytes": size, "start_s": round(daemon.start_s, 3)}
             yield daemon.socket, record
