@@ -4,9 +4,10 @@ Why Arrow IPC tensors and not Parquet or an Arrow table: a tensor message keeps 
 column-major float64 matrix the model is fed, so a load is one sequential read into the final array.
 Parquet (even uncompressed) decodes column by column and an Arrow table keeps one buffer per column,
 so both cost a full extra copy to assemble the matrix (a reading of their formats; this project
-has not measured Parquet against the tensor files). Arrays are written under a fresh generation name and
-published by atomically replacing `manifest.json`, which names them: a reader that reads the
-manifest first always gets the arrays of one commit, old or new, never a mix, never half a file.
+has not measured Parquet against the tensor files). Arrays are written under a fresh generation
+name and published by atomically replacing `manifest.json`, which names them: a reader that reads
+the manifest first always gets the arrays of one commit, old or new, never a mix, never half a
+file.
 
 Writers and cleanups of one run take the run's lock (`runs/<id>/.splits.lock`, beside the split,
 which cleanup keeps): a writer removes the files no manifest names, so two writers (or a writer and
