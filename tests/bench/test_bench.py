@@ -5,15 +5,20 @@ reports is put together as bench/README.md says.
 """
 
 import json
+import os
+import shutil
+import subprocess
 
 import pytest
 from shmpipe_bench import bench_vineyardd, targets
-from shmpipe_bench.summary import HANDOFF_PHASES
 from shmpipe_bench.variants import NAMES, VARIANTS, order
 from shmpipe_core.dataset import raw_path
+from shmpipe_core.sizes import parse_size
 
+from tests.support.ci import require
 from tests.support.processes import run_cli
 from tests.support.reference import seed_mse
+from tests.support.steps_table import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -83,17 +88,36 @@ def test_every_variant_gets_the_seed_mse(bench_run, raw_data_dir):
         assert run["mse"] == pytest.approx(expected, rel=1e-9), run["variant"]
 
 
+# The handoff, as bench/README.md's phase rule defines it, written out here rather than taken from
+# the code under test.
+STORE_PHASES = [
+    ("preprocess", "allocate"),
+    ("preprocess", "save"),
+    ("train", "load"),
+    ("train", "private_copy"),
+    ("train", "page_in"),
+    ("evaluate", "load"),
+    ("evaluate", "page_in"),
+]
+
+
 def test_store_work_is_booked_to_the_handoff_not_to_compute(bench_run):
     _, results, _, _ = bench_run
     runs = {r["variant"]: r for r in results["runs"]}
     for name in NAMES:
         phases = {s["name"]: s["record"]["phases"] for s in runs[name]["steps"]}
-        handoff = sum(
-            phases[step].get(phase, 0.0)
-            for step, names in HANDOFF_PHASES.items()
-            for phase in names
-        )
-        assert runs[name]["handoff_s"] == pytest.approx(handoff)
+        handoff = sum(phases[step].get(phase, 0.0) for step, phase in STORE_PHASES)
+        assert runs[name]["handoff_s"] == pytest.approx(handoff), name
+        # Each phase as the step timed it: compute holds none of the store's phases.
+        for step in runs[name]["steps"]:
+            assert step["compute_s"] == step["record"]["phases"]["compute"], (name, step["name"])
+    train = {v: next(s for s in runs[v]["steps"] if s["name"] == "train") for v in NAMES}
+    # vineyard hands train read-only shared memory, which it copies (X_train and y_train, every
+    # byte) in a phase of its own; NAS hands it arrays read into its own memory: nothing to copy.
+    copied = train["vineyard"]["record"]["bytes"]
+    assert copied["private_copy"] == copied["X_train"] + copied["y_train"]
+    assert train["vineyard"]["private_copy_s"] > 0
+    assert train["nas"]["record"]["bytes"]["private_copy"] == 0
     ours = {s["name"]: s["record"]["phases"] for s in runs["vineyard"]["steps"]}
     # Train's private copy of the split, evaluate's page-in and preprocess's destination memory
     # are phases of their own, beside compute.
@@ -126,6 +150,24 @@ def test_fluid_vineyardd_reserves_its_memory_at_start_up():
         shmem_kib = int(next(x for x in lines if x.startswith("RssShmem:")).split()[1])
     # Reserved up front (MAP_POPULATE): resident before any object is written.
     assert shmem_kib * 1024 >= size * 0.9
+
+
+@pytest.mark.parametrize("multiplier", [1, 100, 2000])
+def test_bench_vineyardd_gets_the_quota_the_makefile_gives_the_runtime(multiplier):
+    """bench/README.md: the benchmark sizes vineyardd as the VineyardRuntime's quota for the
+    run's size, which the Makefile's VINEYARD_QUOTA sets from DATA_MULTIPLIER."""
+    require(shutil.which("make") is not None, "make is not installed")
+    env = {k: v for k, v in os.environ.items() if k not in ("VINEYARD_QUOTA", "MAKEFLAGS")}
+    printed = subprocess.run(
+        ["make", "-s", "--no-print-directory", "--eval", "print-quota: ; @echo $(VINEYARD_QUOTA)"]
+        + ["print-quota", f"DATA_MULTIPLIER={multiplier}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert parse_size(printed.stdout.strip()) == bench_vineyardd.quota_bytes(multiplier)
 
 
 def test_bench_rejects_bad_multipliers(tmp_path):

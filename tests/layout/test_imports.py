@@ -3,6 +3,7 @@ apart from the others, the runner apart from the benchmark. Imports inside funct
 a lazy import does not remove a dependency, it only hides it."""
 
 import ast
+import tomllib
 from pathlib import Path
 
 PACKAGES = Path(__file__).resolve().parents[2] / "packages"
@@ -110,3 +111,13 @@ def test_steps_runner_and_benchmark_keep_apart():
         if top == "shmpipe_bench":
             allowed |= {*steps, "shmpipe_pipeline"}
         assert {t.split(".")[0] for t in targets} <= allowed, name
+
+
+def test_the_commands_package_names_every_core_script():
+    """commands/__init__.py says which console scripts core has: all of them, from pyproject."""
+    pyproject = tomllib.loads((PACKAGES / "core" / "pyproject.toml").read_text())
+    scripts = set(pyproject["project"]["scripts"])
+    init = PACKAGES / "core" / "src" / "shmpipe_core" / "commands" / "__init__.py"
+    docstring = " ".join(ast.get_docstring(ast.parse(init.read_text())).split())
+    listed = docstring.split("(", 1)[1].split(")", 1)[0]
+    assert {s.strip() for s in listed.split(",")} == scripts

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from tests.support.ci import require
 from tests.support.processes import assert_one_line_error, run_cli
 
 
@@ -25,8 +26,7 @@ def test_an_unsafe_runtime_dir_is_refused_untouched(kind, isolated_env, short_tm
         path = short_tmp / f"rt-link-{kind}"
         path.symlink_to(target)
     else:
-        if os.getuid() != 0:
-            pytest.skip("giving a directory to another user needs root")
+        require(os.getuid() == 0, "giving a directory to another user needs root")
         os.chown(target, 12345, 12345)
     before = os.stat(target)
     result = run_cli("vineyard-local", "start", env=embedded_env(isolated_env, path), check=False)
@@ -37,8 +37,7 @@ def test_an_unsafe_runtime_dir_is_refused_untouched(kind, isolated_env, short_tm
 
 
 def test_tmp_taken_by_another_user_falls_back_to_home(isolated_env, short_tmp):
-    if os.getuid() != 0:
-        pytest.skip("creating a directory as another user needs root")
+    require(os.getuid() == 0, "creating a directory as another user needs root")
     tmp = short_tmp / "world"
     tmp.mkdir()
     tmp.chmod(0o1777)

@@ -11,7 +11,6 @@ each run its data is deleted. Writes results.json, results.md, results.png and s
 
 import argparse
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -24,13 +23,13 @@ from pathlib import Path
 from shmpipe_core import progress as bars
 from shmpipe_core.cli import Parser, add_data_dir, add_debug, run
 from shmpipe_core.dataset import (
-    ROWS_PER_MULTIPLIER,
     SPLIT_NAMES,
     check_multiplier,
     raw_path,
     run_dir,
 )
 from shmpipe_core.errors import StepError, UsageError
+from shmpipe_core.metrics import peak_rss_bytes
 from shmpipe_core.nas_store import splits_dir
 from shmpipe_core.runs import delete_intermediates
 from shmpipe_core.vineyard_client import memory_usage
@@ -245,7 +244,7 @@ def vineyard_for(variant: Variant, config: str, external: str | None, multiplier
     elif external:
         yield external, {"config": "external", "socket": external}
     else:
-        size = bench_vineyardd.size_for(multiplier * ROWS_PER_MULTIPLIER)
+        size = bench_vineyardd.quota_bytes(multiplier)
         with bench_vineyardd.per_run(config, size) as daemon:
             record = {"config": config, "size_bytes": size, "start_s": round(daemon.start_s, 3)}
             yield daemon.socket, record
@@ -381,9 +380,7 @@ def bench(args) -> dict:
     machine["load_average_end"] = machine_info.load_average()
     # A child's peak RSS starts at its parent's peak (vfork + exec): this is the floor under
     # every step's figure, so it must stay small.
-    machine["bench_process_peak_rss_bytes"] = (
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    )
+    machine["bench_process_peak_rss_bytes"] = peak_rss_bytes()
     # Other work on the machine skews timings: say how busy it was while the runs ran.
     loads = [r["load_average_before"][0] for r in runs]
     machine["load_average_1m_during"] = [min(loads), max(loads)]

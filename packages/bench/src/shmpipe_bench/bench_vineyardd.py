@@ -27,17 +27,18 @@ from pathlib import Path
 from shmpipe_core import vineyardd
 
 CONFIGS = {"plain": [], "fluid": ["--reserve_memory"]}
-# The split's bytes per raw row, with room: ours is 46 float64 per row, the seed's frames 45 int64
-# columns plus an int64 index for X and for y.
-BYTES_PER_ROW = 400
-HEADROOM = 1.1
-BASE_BYTES = 256 << 20
+# The Makefile's VINEYARD_QUOTA for a DATA_MULTIPLIER, the quota the VineyardRuntime gets (a test
+# holds the two equal): 4 MiB per multiplier and 256 MiB. A run's split is 3.35 MiB per multiplier
+# (46 float64 per row), the seed's frames 3.50 MiB (45 int64 columns plus an int64 index for X
+# and for y): `handoff_bytes` in bench/results.
+MIB_PER_MULTIPLIER = 4
+BASE_MIB = 256
 
 
-def size_for(rows: int) -> int:
-    """The shared memory a run of `rows` raw rows needs: what a VineyardRuntime's quota for that
-    size would be (Fluid reserves its whole quota)."""
-    return int(rows * BYTES_PER_ROW * HEADROOM) + BASE_BYTES
+def quota_bytes(multiplier: int) -> int:
+    """The shared memory a run at `multiplier` gets: the VineyardRuntime quota the Makefile
+    sets for that size (Fluid reserves its whole quota)."""
+    return (multiplier * MIB_PER_MULTIPLIER + BASE_MIB) << 20
 
 
 @dataclass(frozen=True)

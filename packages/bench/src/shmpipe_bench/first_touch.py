@@ -17,16 +17,10 @@ import time
 
 from shmpipe_core.pages import MADV_POPULATE_WRITE
 
+from .machine_info import meminfo_bytes
+
 MARGIN_BYTES = 3 << 30
 CHUNK_BYTES = 256 << 20
-
-
-def available_bytes() -> int:
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def touch(nbytes: int) -> dict:
@@ -51,7 +45,7 @@ def touch(nbytes: int) -> dict:
 def touch_free_memory(limit_bytes: int | None = None) -> dict:
     """Touch what is available less the margin (at most `limit_bytes`), in a child process; the
     bytes touched, seconds, and what was available before."""
-    available = available_bytes()
+    available = meminfo_bytes("MemAvailable")
     target = max(0, available - MARGIN_BYTES)
     if limit_bytes is not None:
         target = min(target, limit_bytes)

@@ -18,11 +18,12 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _mem_total_bytes() -> int:
+def meminfo_bytes(name: str) -> int:
+    """A /proc/meminfo figure (MemTotal, MemAvailable, ...) in bytes; 0 where there is none."""
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
+            if line.startswith(f"{name}:"):
+                return int(line.split()[1]) * 1024  # the kernel writes these in kB
     except OSError:
         pass
     return 0
@@ -54,7 +55,7 @@ def describe(data_dir: Path) -> dict:
         "hostname": socket.gethostname(),
         "cpu_model": _cpu_model(),
         "cores": os.cpu_count(),
-        "ram_bytes": _mem_total_bytes(),
+        "ram_bytes": meminfo_bytes("MemTotal"),
         "dev_shm_bytes": shm,
         "kernel": platform.release(),
         "python": platform.python_version(),

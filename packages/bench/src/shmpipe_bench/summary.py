@@ -51,7 +51,7 @@ def run_metrics(run: dict) -> dict[str, float]:
         "mse": run["mse"],
         "vineyardd_start_s": run.get("vineyardd", {}).get("start_s", 0.0),
         # Train's whole path to a fitted model: whatever the store makes it do, and the fit.
-        "train_fit_s": sum(train[f"{p}_s"] for p in ("load", "private_copy", "page_in", "compute")),
+        "train_fit_s": sum(train[f"{p}_s"] for p in (*HANDOFF_PHASES["train"], "compute")),
         "train_load_s": train["load_s"],
         "evaluate_load_s": steps["evaluate"]["load_s"],
         "max_peak_rss_bytes": max(s["peak_rss_bytes"] for s in steps.values()),

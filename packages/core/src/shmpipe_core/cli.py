@@ -91,10 +91,13 @@ def add_multiplier(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_store(parser: argparse.ArgumentParser, flag: str) -> None:
-    parser.add_argument(
-        flag, "--store", required=True, choices=STORES, help="where the split lives"
-    )
+def add_store(parser: argparse.ArgumentParser, flag: str, vineyard_socket: bool = True) -> None:
+    """The store flag (`flag`, with --store as its other name) and, unless told not to,
+    --vineyard-socket."""
+    flags = dict.fromkeys((flag, "--store"))  # `flag` may be --store itself
+    parser.add_argument(*flags, required=True, choices=STORES, help="where the split lives")
+    if not vineyard_socket:
+        return
     parser.add_argument(
         "--vineyard-socket",
         default=None,

@@ -50,9 +50,14 @@ def raw_path(data_dir: Path, multiplier: int) -> Path:
     return Path(data_dir) / "raw" / f"housing-m{multiplier}.arrow"
 
 
+def runs_dir(data_dir: Path) -> Path:
+    """The directory holding one directory per run."""
+    return Path(data_dir) / "runs"
+
+
 def run_dir(data_dir: Path, run_id: str) -> Path:
     """The run's directory, refused if a link leads it (or `runs`) outside the data dir."""
-    return refuse_links(data_dir, Path(data_dir) / "runs" / run_id)
+    return refuse_links(data_dir, runs_dir(data_dir) / run_id)
 
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

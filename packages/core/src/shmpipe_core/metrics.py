@@ -34,9 +34,15 @@ def process_age_s() -> float:
     return uptime - started_ticks / os.sysconf("SC_CLK_TCK")
 
 
-def peak_rss_bytes() -> int:
+def maxrss_bytes(usage: resource.struct_rusage) -> int:
+    """The peak RSS in a resource usage (getrusage's or wait4's), in bytes."""
     # Linux reports ru_maxrss in KiB. Shared memory the process touched counts too.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return usage.ru_maxrss * 1024
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak RSS so far, in bytes."""
+    return maxrss_bytes(resource.getrusage(resource.RUSAGE_SELF))
 
 
 @dataclass

@@ -24,6 +24,11 @@ def model_path(data_dir: Path, run_id: str) -> Path:
     return run_dir(data_dir, run_id) / "model.json"
 
 
+def metrics_path(data_dir: Path, run_id: str) -> Path:
+    """Where evaluate writes the run's metrics (MSE), beside its model."""
+    return run_dir(data_dir, run_id) / "metrics.json"
+
+
 def save(
     path: Path,
     estimator: str,

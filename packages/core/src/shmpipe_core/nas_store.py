@@ -3,10 +3,11 @@
 Why Arrow IPC tensors and not Parquet or an Arrow table: a tensor message keeps the 2-D,
 column-major float64 matrix the model is fed, so a load is one sequential read into the final array.
 Parquet (even uncompressed) decodes column by column and an Arrow table keeps one buffer per column,
-so both cost a full extra copy to assemble the matrix (measured by `pipeline-bench`; at M=10 the
-tensor read was about 3x faster than Parquet). Arrays are written under a fresh generation name and
-published by atomically replacing `manifest.json`, which names them: a reader that reads the
-manifest first always gets the arrays of one commit, old or new, never a mix, never half a file.
+so both cost a full extra copy to assemble the matrix (a reading of their formats; this project
+has not measured Parquet against the tensor files). Arrays are written under a fresh generation
+name and published by atomically replacing `manifest.json`, which names them: a reader that reads
+the manifest first always gets the arrays of one commit, old or new, never a mix, never half a
+file.
 
 Writers and cleanups of one run take the run's lock (`runs/<id>/.splits.lock`, beside the split,
 which cleanup keeps): a writer removes the files no manifest names, so two writers (or a writer and

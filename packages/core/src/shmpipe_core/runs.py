@@ -7,8 +7,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .dataset import runs_dir
+from .model_file import metrics_path, model_path
+from .nas_store import MANIFEST, splits_dir
 from .store import STORES, open_store
 from .vineyard_connect import locate
+from .vineyard_store import SPLITS
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -57,7 +61,7 @@ def _files(directory: Path):
 
 def _from_data_dir(data_dir: Path) -> dict[str, RunInfo]:
     runs = {}
-    root = Path(data_dir) / "runs"
+    root = runs_dir(data_dir)
     try:
         entries = sorted(root.iterdir())
     except FileNotFoundError:
@@ -66,14 +70,16 @@ def _from_data_dir(data_dir: Path) -> dict[str, RunInfo]:
         if directory.is_symlink() or not directory.is_dir():
             continue
         info = RunInfo(directory.name)
-        info.model = (directory / "model.json").is_file()
-        info.metrics = (directory / "metrics.json").is_file()
+        # The paths the steps write, so refused, as there, where a link leads them elsewhere.
+        info.model = model_path(data_dir, info.run_id).is_file()
+        info.metrics = metrics_path(data_dir, info.run_id).is_file()
+        splits = splits_dir(data_dir, info.run_id)
         newest = directory.lstat().st_mtime
         for path, st in _files(directory):
             newest = max(newest, st.st_mtime)
-            if path.parent.name == "splits" and path.parent.parent == directory:
+            if path.parent == splits:
                 info.bytes += st.st_size
-        if (directory / "splits" / "manifest.json").is_file():
+        if (splits / MANIFEST).is_file():
             info.stores.append("nas")
         info.modified = newest
         runs[info.run_id] = info
@@ -98,7 +104,7 @@ def _vineyard_sizes(vineyard_socket: str | None) -> dict[str, int] | None:
             seen.add(object_id)
             # The splits objects (latest, previous, migrated copies) by their members: the
             # tensors are named too, and a splits object's own nbytes is 0.
-            if str(name).split("/", 1)[-1].startswith("splits"):
+            if str(name).split("/", 1)[-1].startswith(SPLITS):
                 try:
                     meta = store.client.get_meta(object_id)
                 except Exception:  # noqa: BLE001 - deleted meanwhile: it holds nothing now

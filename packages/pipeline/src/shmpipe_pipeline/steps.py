@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shmpipe_core.dataset import run_dir
+from shmpipe_core.metrics import maxrss_bytes
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM)
 
@@ -152,7 +153,7 @@ def run_step(
         return StepRun(
             name,
             seconds,
-            usage.ru_maxrss * 1024,
+            maxrss_bytes(usage),
             process.returncode,
             out.read(),
             b"".join(chunks).decode(errors="replace"),

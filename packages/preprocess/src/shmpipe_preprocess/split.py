@@ -7,11 +7,10 @@ importing scikit-learn, and keeps each split's rows in ascending order, as they 
 table (a test holds them equal to scikit-learn's, sorted).
 
 The rows are the seed's; only their order within a split differs from the shuffle's. Filling a
-split in shuffled order reads every raw column at random, a cache miss per value: measured on
-this project's 2-core VM at M=2000, preprocess's compute (this draw and the fill) took 11.7 s
-filling in shuffled order and 4.7 s in table order (the fill alone, 2.6 s).
-Neither LinearRegression's fit nor the MSE depends on the rows' order beyond rounding (tests hold
-the MSE to the seed's at 1e-9 relative; at M=300 it came out equal to the last digit). A model
+split in shuffled order would read every raw column at random, a cache miss per value; in table
+order each column is read nearly in sequence (gather.py). Neither LinearRegression's fit nor
+the MSE depends on the rows' order beyond rounding (tests hold the MSE to the seed's at 1e-9
+relative; at M=300 it came out equal to the last digit, bench/results/2core-24g-fluid). A model
 that learns from rows in sequence (mini-batches) shuffles them itself, as it would any table.
 """
 
@@ -31,8 +30,6 @@ def split_sizes(n: int) -> tuple[int, int]:
 def split_in_table_order(kept: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train rows, test rows) of `kept` (ascending row numbers of the raw table), ascending."""
     _, n_test = split_sizes(len(kept))
-    # numpy's legacy shuffle holds the GIL throughout, so no thread runs Python beside it:
-    # 2.3-3.1 s for the 20 million rows of M=2000 on the 2-core VM.
     order = np.random.RandomState(seed).permutation(len(kept))
     is_test = np.zeros(len(kept), dtype=bool)
     is_test[order[:n_test]] = True

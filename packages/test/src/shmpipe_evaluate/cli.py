@@ -11,7 +11,6 @@ import sys
 
 from shmpipe_core import faults, model_file
 from shmpipe_core.cli import run, step_parser
-from shmpipe_core.dataset import run_dir
 from shmpipe_core.errors import StepError
 from shmpipe_core.files import atomic_file, write_json
 from shmpipe_core.metrics import StepMetrics
@@ -65,9 +64,9 @@ def evaluate(args) -> dict:
         "phases": metrics.phases,
     }
     with metrics.phase("save"):
-        out = run_dir(args.data_dir, args.run_id)
-        write_json(out / "metrics.json", result)
-        with atomic_file(out / "mse", "w") as f:
+        path = model_file.metrics_path(args.data_dir, args.run_id)
+        write_json(path, result)
+        with atomic_file(path.with_name("mse"), "w") as f:
             f.write(f"{mse!r}\n")
     metrics.finish(args.data_dir)
     return result

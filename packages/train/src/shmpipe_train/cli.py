@@ -38,7 +38,12 @@ def train(args) -> dict:
         # with force_writeable): vineyard's shared X and y are copied here; NAS read them into
         # private memory already (nothing to do). The store's doing, so a phase of its own,
         # part of the handoff, not of compute.
-        X, y = private_copy(X), private_copy(y)
+        X_own, y_own = private_copy(X), private_copy(y)
+    # What the store made train copy: the split's bytes for vineyard, 0 for NAS.
+    metrics.bytes["private_copy"] = sum(
+        own.nbytes for own, handed in ((X_own, X), (y_own, y)) if own is not handed
+    )
+    X, y = X_own, y_own
     with metrics.startup_wait():
         LinearRegression = sklearn_import.module().LinearRegression
         from sklearn import __version__ as sklearn_version  # imported with it: no wait

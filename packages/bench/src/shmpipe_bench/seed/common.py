@@ -3,20 +3,18 @@
 import argparse
 from pathlib import Path
 
-from shmpipe_core.cli import add_data_dir, add_debug, add_run_id
+from shmpipe_core.cli import Parser, add_data_dir, add_debug, add_run_id, add_store
 from shmpipe_core.dataset import run_dir
 from shmpipe_core.pages import populate_for_read
-from shmpipe_core.store import STORES
 
 # The seed's four objects (it names its files and vineyard objects x_train.pkl, ...).
 SPLIT_FILES = {"X_train": "x_train", "X_test": "x_test", "y_train": "y_train", "y_test": "y_test"}
 
 
 def parser(prog: str, description: str) -> argparse.ArgumentParser:
-    from shmpipe_core.cli import Parser
-
     p = Parser(prog=prog, description=description)
-    p.add_argument("--store", required=True, choices=STORES, help="where the split lives")
+    # No --vineyard-socket: the seed's steps connect as the seed's do, from VINEYARD_IPC_SOCKET.
+    add_store(p, "--store", vineyard_socket=False)
     add_data_dir(p)
     add_run_id(p)
     add_debug(p)

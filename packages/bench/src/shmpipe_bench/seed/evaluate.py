@@ -7,9 +7,9 @@ import joblib
 import pandas as pd  # noqa: F401  (imported as the seed's step does: part of its start-up)
 import vineyard
 from shmpipe_core.cli import run
-from shmpipe_core.dataset import run_dir
 from shmpipe_core.files import write_json
 from shmpipe_core.metrics import StepMetrics
+from shmpipe_core.model_file import metrics_path
 from sklearn.metrics import mean_squared_error
 
 from .common import model_path, page_in, parser
@@ -31,7 +31,7 @@ def evaluate(args) -> dict:
         mse = float(mean_squared_error(y_test, model.predict(X_test)))
     result = {"mse": mse, "run_id": args.run_id, "store": args.store, "phases": metrics.phases}
     with metrics.phase("save"):
-        write_json(run_dir(args.data_dir, args.run_id) / "metrics.json", result)
+        write_json(metrics_path(args.data_dir, args.run_id), result)
     metrics.rows["X_test"] = len(X_test)
     metrics.finish(args.data_dir)
     return result
