@@ -9,6 +9,7 @@ from pathlib import Path
 from . import signals
 from .dataset import check_multiplier, check_run_id, default_data_dir
 from .errors import StepError, UsageError
+from .files import NO_SPACE, no_space
 from .store import STORES
 
 # One setting, three names: the user's documents say --sink for writers and --source for readers;
@@ -157,6 +158,9 @@ def _run(parser, body, args) -> int:
     except StepError as e:
         fail(1, e)
     except OSError as e:
+        if e.errno in NO_SPACE:
+            where = e.filename or getattr(args, "data_dir", None) or "."
+            fail(1, no_space(Path(where), f"rerun {parser.prog}"))
         if e.filename is None:
             fail(1, e, f"unexpected {type(e).__name__} (rerun with --debug for the traceback): ")
         # A file the step must write or read: almost always a --data-dir that is not writable.

@@ -64,11 +64,14 @@ def evaluate(args) -> dict:
         "rows": metrics.rows,
         "phases": metrics.phases,
     }
+    # The record first, as preprocess: a step that fails (a full disk) publishes no metrics.
+    metrics.finish(args.data_dir)
     with metrics.phase("save"):
         out = run_dir(args.data_dir, args.run_id)
-        write_json(out / "metrics.json", result)
+        # mse written before metrics.json is published, renamed after it: both or neither.
         with atomic_file(out / "mse", "w") as f:
             f.write(f"{mse!r}\n")
+            write_json(out / "metrics.json", result)
     metrics.finish(args.data_dir)
     return result
 

@@ -49,6 +49,8 @@ def train(args) -> dict:
     # Zero-copy arrays can change under the fit (shared memory freed and reused): no model
     # of changed data is saved.
     store.verify_unchanged()
+    # The record first, as preprocess: a step that fails (a full disk) publishes no model.
+    metrics.finish(args.data_dir)
     with metrics.phase("save"):
         model_file.save(
             model_file.model_path(args.data_dir, args.run_id),
