@@ -10,7 +10,7 @@ import time
 import psutil
 import pytest
 
-from tests.support.processes import run_cli, start_step
+from tests.support.processes import assert_one_line_error, run_cli, start_step
 from tests.support.vineyard import names
 
 
@@ -141,3 +141,32 @@ def test_a_local_run_reports_setup_and_the_embedded_vineyardd(tmp_path, isolated
         assert (tmp_path / "runs" / run_id / "model.json").is_file()
     finally:
         run_cli("vineyard-local", "stop", env=isolated_env)
+
+
+def test_a_failed_run_starts_no_vineyardd_to_clean_up(tmp_path, isolated_env):
+    """prepare-data fails (the data dir lies under a regular file): no step made a split, so the
+    cleanup has nothing to do, and it starts no embedded vineyardd to find that out."""
+    (tmp_path / "file").write_text("")
+    data_dir = tmp_path / "file" / "data"
+    try:
+        result = run_cli("pipeline", "--sink", "vineyard", "--data-dir", data_dir, "--quiet",
+                         env=isolated_env, check=False)  # fmt: skip
+        assert_one_line_error(result, 1, "prepare-data", "Not a directory")
+        state = json.loads(run_cli("vineyard-local", "status", env=isolated_env).stdout)
+        assert state["running"] is False
+    finally:
+        run_cli("vineyard-local", "stop", env=isolated_env)
+
+
+def test_a_failed_step_is_reported_failed_and_the_error_is_the_one_line(data_dir):
+    """A step that exits non-zero is "failed", not "done"; the cleanup after it adds no advice
+    of its own (nothing answers on the socket, so there is nothing there to clean)."""
+    result = run_cli("pipeline", "--sink", "vineyard", "--data-dir", data_dir, "--run-id", "f",
+                     "--vineyard-socket", "/nonexistent", check=False)  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert "pipeline: preprocess started" in lines
+    assert any(line.startswith("pipeline: preprocess failed in ") for line in lines), lines
+    assert not any("preprocess done" in line for line in lines), lines
+    errors = [line for line in lines if "error:" in line or "cleanup" in line]
+    assert len(errors) == 1 and "no vineyard server answers on /nonexistent" in errors[0], lines

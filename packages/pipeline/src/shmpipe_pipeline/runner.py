@@ -61,8 +61,11 @@ class Report:
     def started(self, name: str) -> None:
         self.line(f"{name} started")
 
-    def finished(self, name: str, seconds: float) -> None:
-        self.line(f"{name} done in {seconds:.2f}s")
+    def finished(self, name: str, seconds: float, returncode: int = 0) -> None:
+        if returncode == 0:
+            self.line(f"{name} done in {seconds:.2f}s")
+        else:
+            self.line(f"{name} failed in {seconds:.2f}s (exit {returncode})")
 
     def echo(self):
         """Where a step's stderr goes as it comes: this stream, when bars are shown."""
@@ -92,7 +95,7 @@ def _run(
     )
     if signals is not None:
         signals.check(name)
-    report.finished(name, step.seconds)
+    report.finished(name, step.seconds, step.returncode)
     return _check(step)
 
 
@@ -155,13 +158,20 @@ def _start_vineyard(spec: RunSpec, report: Report) -> dict | None:
     return _row("vineyardd", seconds)
 
 
-def cleanup(spec: RunSpec, report: Report) -> dict[str, list[str]] | None:
-    """Delete the run's split, keeping its model and metrics (the workflows' exit handler)."""
+def cleanup(spec: RunSpec, report: Report, failed: bool = False) -> dict[str, list[str]] | None:
+    """Delete the run's split, keeping its model and metrics (the workflows' exit handler).
+
+    Never starts a daemon: a vineyard that does not answer holds nothing of this run to delete.
+    After a failed run the failure is the one thing said: a cleanup that fails then is silent.
+    """
     try:
+        if spec.store == "vineyard" and not locate(spec.vineyard_socket)[1]:
+            return {}
         return delete_intermediates(spec.data_dir, spec.run_id, spec.store, spec.vineyard_socket)
     except StepError as e:
-        # The run's own outcome matters more; this says how to finish the cleanup by hand.
-        report.line(f"could not delete the split ({e}); run `cleanup --run-id {spec.run_id}`")
+        if not failed:
+            # The run's own outcome matters more; this says how to finish the cleanup by hand.
+            report.line(f"could not delete the split ({e}); run `cleanup --run-id {spec.run_id}`")
         return None
 
 
@@ -186,6 +196,8 @@ def run_pipeline(spec: RunSpec, report: Report = SILENT, keep: bool = False) -> 
     """The whole run. The split is deleted at the end, success or failure, unless `keep`;
     SIGINT and SIGTERM reach the running step, which is waited for (steps.SignalForwarding)."""
     rows = []
+    begun: list[str] = []  # the steps begun: only preprocess makes a split to delete
+    failed = True
     with SignalForwarding() as signals:
         try:
             prepared = prepare_raw(spec.data_dir, spec.multiplier, spec.env, report, signals)
@@ -195,9 +207,10 @@ def run_pipeline(spec: RunSpec, report: Report = SILENT, keep: bool = False) -> 
             signals.check()
             if started is not None:
                 rows.append(started)
-            steps = run_steps(spec, report=report, signals=signals)
+            steps = run_steps(spec, begun.append, report=report, signals=signals)
+            failed = False
         finally:
-            deleted = None if keep else cleanup(spec, report)
+            deleted = None if keep or not begun else cleanup(spec, report, failed)
     metrics = last_json(steps[-1].stdout)
     return {
         "mse": metrics["mse"],
