@@ -170,3 +170,29 @@ def test_a_failed_step_is_reported_failed_and_the_error_is_the_one_line(data_dir
     assert not any("preprocess done" in line for line in lines), lines
     errors = [line for line in lines if "error:" in line or "cleanup" in line]
     assert len(errors) == 1 and "no vineyard server answers on /nonexistent" in errors[0], lines
+
+
+def test_a_second_pipeline_with_the_same_run_id_is_refused(data_dir):
+    """While one pipeline runs, another with its --run-id is refused in one line and touches
+    nothing: its cleanup would otherwise delete the first one's split under it."""
+    first = _nas_pipeline(
+        data_dir, "twice", "--quiet", env={"SHMPIPE_FAULT_STOP": "train-after-load"}
+    )
+    step = None
+    try:
+        step = _stopped_step(first)  # train, stopped: the split is there and in use
+        manifest = data_dir / "runs" / "twice" / "splits" / "manifest.json"
+        before = manifest.read_bytes()
+        second = run_cli("pipeline", "--sink", "nas", "--data-dir", data_dir, "--run-id", "twice",
+                         "--quiet", check=False)  # fmt: skip
+        assert_one_line_error(second, 1, "run id twice is in use by another pipeline",
+                              "pick another --run-id")  # fmt: skip
+        assert manifest.read_bytes() == before
+        step.resume()
+        out, err = first.communicate(timeout=300)
+        assert first.returncode == 0, err
+    finally:
+        if first.poll() is None:
+            first.kill()
+        if step is not None and step.is_running():
+            step.kill()
