@@ -14,6 +14,7 @@ from shmpipe_core.cli import run, step_parser
 from shmpipe_core.dataset import run_dir
 from shmpipe_core.errors import StepError
 from shmpipe_core.files import atomic_file, write_json
+from shmpipe_core.manifest import check_finite
 from shmpipe_core.metrics import StepMetrics
 from shmpipe_core.pages import populate_for_read
 from shmpipe_core.store import open_store
@@ -54,7 +55,11 @@ def evaluate(args) -> dict:
         populate_for_read(X)
         populate_for_read(y)
     with metrics.phase("compute"):
-        mse = model_file.mean_squared_error(y, model_file.predict(saved, X))
+        try:
+            mse = model_file.mean_squared_error(y, model_file.predict(saved, X))
+        except StepError:
+            check_finite({"X_test": X, "y_test": y}, args.run_id)  # the split's fault, if it is
+            raise
     # As train: no metrics of arrays that changed under the computation.
     store.verify_unchanged()
     result = {
