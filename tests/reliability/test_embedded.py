@@ -16,7 +16,9 @@ def status(env):
 
 
 def test_start_reuse_stop(isolated_env):
-    directory = Path(isolated_env["SHMPIPE_VINEYARD_DIR"])
+    # A directory that does not exist yet: its mode is then the one shmpipe creates it with.
+    directory = Path(isolated_env["SHMPIPE_VINEYARD_DIR"]) / "fresh"
+    isolated_env = {**isolated_env, "SHMPIPE_VINEYARD_DIR": str(directory)}
     try:
         first = run_cli("vineyard-local", "start", env=isolated_env).stdout.strip()
         pid = status(isolated_env)["pid"]
