@@ -10,7 +10,7 @@ import time
 import psutil
 import pytest
 
-from tests.support.processes import run_cli, start_step
+from tests.support.processes import assert_one_line_error, run_cli, start_step
 from tests.support.vineyard import names
 
 
@@ -141,3 +141,58 @@ def test_a_local_run_reports_setup_and_the_embedded_vineyardd(tmp_path, isolated
         assert (tmp_path / "runs" / run_id / "model.json").is_file()
     finally:
         run_cli("vineyard-local", "stop", env=isolated_env)
+
+
+def test_a_failed_run_starts_no_vineyardd_to_clean_up(tmp_path, isolated_env):
+    """prepare-data fails (the data dir lies under a regular file): no step made a split, so the
+    cleanup has nothing to do, and it starts no embedded vineyardd to find that out."""
+    (tmp_path / "file").write_text("")
+    data_dir = tmp_path / "file" / "data"
+    try:
+        result = run_cli("pipeline", "--sink", "vineyard", "--data-dir", data_dir, "--quiet",
+                         env=isolated_env, check=False)  # fmt: skip
+        assert_one_line_error(result, 1, "prepare-data", "Not a directory")
+        state = json.loads(run_cli("vineyard-local", "status", env=isolated_env).stdout)
+        assert state["running"] is False
+    finally:
+        run_cli("vineyard-local", "stop", env=isolated_env)
+
+
+def test_a_failed_step_is_reported_failed_and_the_error_is_the_one_line(data_dir):
+    """A step that exits non-zero is "failed", not "done"; the cleanup after it adds no advice
+    of its own (nothing answers on the socket, so there is nothing there to clean)."""
+    result = run_cli("pipeline", "--sink", "vineyard", "--data-dir", data_dir, "--run-id", "f",
+                     "--vineyard-socket", "/nonexistent", check=False)  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert "pipeline: preprocess started" in lines
+    assert any(line.startswith("pipeline: preprocess failed in ") for line in lines), lines
+    assert not any("preprocess done" in line for line in lines), lines
+    errors = [line for line in lines if "error:" in line or "cleanup" in line]
+    assert len(errors) == 1 and "no vineyard server answers on /nonexistent" in errors[0], lines
+
+
+def test_a_second_pipeline_with_the_same_run_id_is_refused(data_dir):
+    """While one pipeline runs, another with its --run-id is refused in one line and touches
+    nothing: its cleanup would otherwise delete the first one's split under it."""
+    first = _nas_pipeline(
+        data_dir, "twice", "--quiet", env={"SHMPIPE_FAULT_STOP": "train-after-load"}
+    )
+    step = None
+    try:
+        step = _stopped_step(first)  # train, stopped: the split is there and in use
+        manifest = data_dir / "runs" / "twice" / "splits" / "manifest.json"
+        before = manifest.read_bytes()
+        second = run_cli("pipeline", "--sink", "nas", "--data-dir", data_dir, "--run-id", "twice",
+                         "--quiet", check=False)  # fmt: skip
+        assert_one_line_error(second, 1, "run id twice is in use by another pipeline",
+                              "pick another --run-id")  # fmt: skip
+        assert manifest.read_bytes() == before
+        step.resume()
+        out, err = first.communicate(timeout=300)
+        assert first.returncode == 0, err
+    finally:
+        if first.poll() is None:
+            first.kill()
+        if step is not None and step.is_running():
+            step.kill()

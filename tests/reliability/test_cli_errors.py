@@ -1,8 +1,10 @@
 """Bad flags and missing inputs: one clear line, a non-zero exit, no traceback."""
 
+import subprocess
+
 import pytest
 
-from tests.support.processes import assert_one_line_error, run_cli
+from tests.support.processes import BIN, assert_one_line_error, run_cli
 
 
 @pytest.mark.parametrize(
@@ -79,3 +81,20 @@ def test_unreadable_vineyard_config(tmp_path):
 def test_debug_shows_the_traceback(tmp_path):
     result = run_cli("preprocess", "--sink", "nas", "--data-dir", tmp_path, "--debug", check=False)
     assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
+    """`runs | head -1`: the pipe closes before the listing is written; the command ends with
+    141 (as a process killed by SIGPIPE) and says nothing."""
+    for i in range(2000):
+        (tmp_path / "runs" / f"run-{i:04d}").mkdir(parents=True)
+    command = subprocess.Popen(
+        [str(BIN / "runs"), "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    command.stdout.close()  # the reader is gone before the first line: every write fails
+    err = command.stderr.read()
+    assert command.wait(timeout=120) == 141, err
+    assert err == ""

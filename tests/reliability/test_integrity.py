@@ -5,10 +5,11 @@ import json
 
 import numpy as np
 import pyarrow as pa
+from shmpipe_core.manifest import checksum
 from shmpipe_core.vineyard_client import vineyard_c
 from shmpipe_core.vineyard_store import VineyardStore, _SealAs, tensor_meta
 
-from tests.support.processes import run_cli
+from tests.support.processes import assert_one_line_error, run_cli
 
 
 def assert_refused(result, *words):
@@ -62,3 +63,55 @@ def test_vineyard_refuses_a_different_tensor_under_the_splits(data_dir, vineyard
     result = run_cli("train", "--source", "vineyard", *common, check=False)
     assert_refused(result, "integ-v/X_train", "checksum")
     store.delete("integ-v")
+
+
+def _unsampled_nan(array: np.ndarray, value: float) -> np.ndarray:
+    """`array` with one element set to `value` where the manifest's sampled checksum misses it."""
+    for index in range(65, array.size, 97):
+        forged = array.copy(order="A")
+        forged.reshape(-1, order="A")[index] = value
+        if checksum(forged) == checksum(array):
+            return forged
+    raise AssertionError("every candidate element is sampled by the checksum")
+
+
+def _rewrite(split, name: str, value: float) -> None:
+    files = json.loads((split / "manifest.json").read_text())["files"]
+    with pa.OSFile(str(split / files[name])) as f:
+        stored = pa.ipc.read_tensor(f).to_numpy()
+    with pa.OSFile(str(split / files[name]), "wb") as f:
+        pa.ipc.write_tensor(pa.Tensor.from_numpy(_unsampled_nan(stored, value)), f)
+
+
+def test_nan_or_inf_the_checksum_misses_is_blamed_on_the_split(data_dir):
+    """The checksum samples, so a NaN or an infinity can pass it: train and evaluate then say the
+    split holds them and to rerun preprocess (not "rerun train", not scikit-learn's ValueError)."""
+    common = ["--data-dir", data_dir, "--run-id", "nan"]
+    run_cli("preprocess", "--sink", "nas", *common)
+    run_cli("train", "--source", "nas", *common)
+    split = data_dir / "runs" / "nan" / "splits"
+    _rewrite(split, "X_test", np.nan)
+    result = run_cli("evaluate", "--source", "nas", *common, check=False)
+    assert_one_line_error(result, 1, "X_test", "NaN or infinite", "rerun preprocess")
+    _rewrite(split, "X_train", np.inf)
+    result = run_cli("train", "--source", "nas", *common, check=False)
+    assert_one_line_error(result, 1, "X_train", "NaN or infinite", "rerun preprocess")
+
+
+def test_vineyard_splits_missing_a_member_is_corrupt(data_dir, vineyard_socket):
+    common = ["--data-dir", data_dir, "--run-id", "memb", "--vineyard-socket", vineyard_socket]
+    run_cli("preprocess", "--sink", "vineyard", *common)
+    store = VineyardStore.connect(vineyard_socket)
+    client = store.client
+    splits = client.get_object(client.get_name("memb/splits"))
+    meta = vineyard_c().ObjectMeta()
+    meta["typename"] = "shmpipe::Splits"
+    meta["manifest_"] = splits.meta["manifest_"]
+    for name in ("X_test", "y_train", "y_test"):  # no X_train
+        meta.add_member(name, splits.member(name).meta)
+    meta = client.create_metadata(meta)
+    client.persist(meta.id)
+    client.put_name(meta.id, "memb/splits")
+    result = run_cli("train", "--source", "vineyard", *common, check=False)
+    assert_one_line_error(result, 1, "memb/splits", "no member 'X_train'", "rerun preprocess")
+    store.delete("memb")

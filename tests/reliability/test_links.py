@@ -2,6 +2,7 @@
 expected is refused in one line, and so is a manifest whose file names leave the splits dir."""
 
 import json
+import shutil
 
 import pytest
 
@@ -22,7 +23,7 @@ def untouched(directory):
     assert (directory / "precious").read_text() == "keep me"
 
 
-@pytest.mark.parametrize("link", ["runs/linked", "runs/linked/splits"])
+@pytest.mark.parametrize("link", ["runs", "runs/linked", "runs/linked/splits"])
 def test_a_linked_run_directory_is_refused(link, data_dir, outside):
     target = data_dir / link
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -34,6 +35,26 @@ def test_a_linked_run_directory_is_refused(link, data_dir, outside):
     assert_one_line_error(result, 1, str(target), "symbolic link")
     result = run_cli("train", "--source", "nas", *common, check=False)
     assert_one_line_error(result, 1, "symbolic link")
+    untouched(outside)
+
+
+def test_a_linked_steps_directory_is_refused(data_dir, outside):
+    """The steps' own records (runs/<id>/steps/<step>.json) are written through no link either."""
+    common = ["--data-dir", data_dir, "--run-id", "linked"]
+    steps = data_dir / "runs" / "linked" / "steps"
+    steps.parent.mkdir(parents=True)
+    steps.symlink_to(outside)
+    result = run_cli("preprocess", "--sink", "nas", *common, check=False)
+    assert_one_line_error(result, 1, str(steps), "symbolic link")
+    untouched(outside)
+    steps.unlink()
+    run_cli("preprocess", "--sink", "nas", *common)
+    run_cli("train", "--source", "nas", *common)
+    shutil.rmtree(steps)
+    steps.symlink_to(outside)
+    for step in ("train", "evaluate"):
+        result = run_cli(step, "--source", "nas", *common, check=False)
+        assert_one_line_error(result, 1, "symbolic link")
     untouched(outside)
 
 

@@ -5,6 +5,7 @@ always valid JSON."""
 import json
 
 import pytest
+from shmpipe_core.files import write_json
 
 from tests.support.processes import assert_one_line_error, run_cli
 
@@ -55,3 +56,33 @@ def test_evaluate_refuses_a_model_of_another_commit(trained, data_dir):
     run_cli("evaluate", "--source", "nas", *common)
     metrics = json.loads((data_dir / "runs" / "m" / "metrics.json").read_text())
     assert metrics["mse"] > 0
+
+
+def _strict(text: str):
+    """json.loads, refusing NaN, Infinity and -Infinity, which Python's json would accept."""
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_no_json_record_holds_nan(trained, tmp_path):
+    """Coefficients that overflow make the MSE NaN or infinite: nothing written after it, and no
+    record of the run at all, holds NaN or Infinity; a record of a NaN is refused, not written."""
+    data_dir, common = trained
+    path = data_dir / "runs" / "m" / "model.json"
+    model = json.loads(path.read_text())
+    path.write_text(json.dumps({**model, "coef": [1e308] * len(model["coef"])}))
+    assert_one_line_error(evaluate(common), 1, "overflow")
+    path.write_text(json.dumps(model))
+    run_cli("evaluate", "--source", "nas", *common)
+    records = sorted((data_dir / "runs" / "m").rglob("*.json"))
+    assert {p.name for p in records} >= {"metrics.json", "model.json", "evaluate.json"}
+    for record in records:
+        _strict(record.read_text())
+    out = tmp_path / "records"
+    out.mkdir()
+    with pytest.raises(ValueError):
+        write_json(out / "record.json", {"mse": float("nan")})
+    assert list(out.iterdir()) == []  # neither the record nor its temp file

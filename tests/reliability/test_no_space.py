@@ -1,22 +1,23 @@
 """A NAS commit that runs out of space leaves nothing behind and says so in one line; a rerun
-with room succeeds."""
+with room succeeds. train and evaluate on a full disk publish nothing and say so in one line."""
 
 import re
 import shutil
 import subprocess
 
 from tests.support.ci import require
-from tests.support.processes import BIN
+from tests.support.processes import BIN, run_cli
 
 
-def in_small_mount(data_dir, script: str) -> subprocess.CompletedProcess:
-    """Run `script` with a 2 MB tmpfs mounted on the data dir's runs/ (a private mount namespace:
-    nothing outside the test sees it)."""
-    (data_dir / "runs").mkdir()
+def in_small_mount(data_dir, script: str, where=None) -> subprocess.CompletedProcess:
+    """Run `script` with a 2 MB tmpfs mounted on the data dir's runs/, or on `where` (a private
+    mount namespace: nothing outside the test sees it)."""
+    where = where or data_dir / "runs"
+    where.mkdir(parents=True, exist_ok=where != data_dir / "runs")
     probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
     require(shutil.which("unshare") and probe.returncode == 0,
             "unshare -rm (user and mount namespaces) is not available")  # fmt: skip
-    mount = f"mount -t tmpfs -o size=2m tmpfs {data_dir / 'runs'}"
+    mount = f"mount -t tmpfs -o size=2m tmpfs {where}"
     return subprocess.run(["unshare", "-rm", "sh", "-c", f"{mount} && {script}"],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
 
@@ -41,3 +42,25 @@ def test_prepare_data_without_room_says_the_sizes_in_mib(data_dir):
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert re.search(r"has [\d.]+ [KM]iB free, the table needs [\d.]+ MiB", lines[0]), lines[0]
+
+
+def test_train_and_evaluate_on_a_full_disk_publish_nothing(data_dir):
+    """The split is readable; the volume their records and outputs go to is full (a filled tmpfs
+    on runs/<id>/steps): the step fails in one line naming that mount, and no model.json, no
+    metrics.json or mse appears, as though it had not run."""
+    common = ["--data-dir", data_dir, "--run-id", "full"]
+    run_cli("preprocess", "--sink", "nas", *common)
+    run = data_dir / "runs" / "full"
+    steps = run / "steps"
+    fill = f"dd if=/dev/zero of={steps}/fill bs=64k 2>/dev/null"
+    for step, outputs in (("train", ["model.json"]), ("evaluate", ["metrics.json", "mse"])):
+        command = f"{BIN / step} --source nas {' '.join(map(str, common))}"
+        result = in_small_mount(data_dir, f"{fill}; {command}; echo rc=$?", where=steps)
+        lines = result.stderr.strip().splitlines()
+        assert "rc=1" in result.stdout and len(lines) == 1, result.stderr
+        assert f"{step}: error: no space left on {steps}" in lines[0], lines[0]
+        assert f"then rerun {step}" in lines[0], lines[0]
+        for name in outputs:
+            assert not (run / name).exists(), f"{step} published {name} and failed"
+        if step == "train":
+            run_cli("train", "--source", "nas", *common)  # with room: evaluate's turn

@@ -1,6 +1,7 @@
 """What every command shares: common flags, and errors as one line with a clear exit code."""
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from importlib import metadata
@@ -9,7 +10,10 @@ from pathlib import Path
 from . import signals
 from .dataset import check_multiplier, check_run_id, default_data_dir
 from .errors import StepError, UsageError
+from .files import NO_SPACE, no_space
 from .store import STORES
+
+BROKEN_PIPE = 128 + 13  # SIGPIPE's number: as a shell reports a process it killed
 
 # One setting, three names: the user's documents say --sink for writers and --source for readers;
 # --store is accepted everywhere.
@@ -139,6 +143,8 @@ def run(
     """Parse, run, and turn failures into `<prog>: error: ...` on one line.
 
     Exit 2 for usage errors (as argparse does), 1 for runtime errors; `--debug` shows the traceback.
+    A reader that stops early (`runs | head -1`) ends the command quietly with 141, the status of a
+    process killed by SIGPIPE, which a shell's `pipefail` reports as usual.
     """
     with signals.interruptible():
         return _run(parser, body, parser.parse_args(argv))
@@ -154,12 +160,22 @@ def _run(parser, body, args) -> int:
 
     try:
         normalize(args)
-        return body(args) or 0
+        code = body(args) or 0
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then caught below
+        return code
+    except BrokenPipeError:
+        # Python's own advice (docs, "Note on SIGPIPE"): stdout to devnull, so the flush at exit
+        # does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
     except UsageError as e:
         fail(2, e)
     except StepError as e:
         fail(1, e)
     except OSError as e:
+        if e.errno in NO_SPACE:
+            where = e.filename or getattr(args, "data_dir", None) or "."
+            fail(1, no_space(Path(where), f"rerun {parser.prog}"))
         if e.filename is None:
             fail(1, e, f"unexpected {type(e).__name__} (rerun with --debug for the traceback): ")
         # A file the step must write or read: almost always a --data-dir that is not writable.

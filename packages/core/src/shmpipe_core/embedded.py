@@ -123,15 +123,15 @@ def ensure_running(size: str | None = None, timeout_s: float = 30.0) -> str:
     with _locked(directory):
         if answers(str(sock)):
             return str(sock)
-        process = vineyardd.start(
+        vineyardd.start(
             sock,
             size or default_size(),
             vineyardd.local_meta(),
             directory / "vineyardd.log",
             timeout_s=timeout_s,
             detach=True,  # not killed with the step's process group
+            pid_file=directory / "vineyardd.pid",
         )
-        (directory / "vineyardd.pid").write_text(str(process.pid))
         return str(sock)
 
 

@@ -3,11 +3,15 @@
 import errno
 import json
 import os
+import shutil
 import stat
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import StepError
+from .sizes import human
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 def refuse_links(base: Path, path: Path) -> Path:
@@ -33,6 +37,28 @@ def refuse_links(base: Path, path: Path) -> Path:
                 "(they would lead its writes and deletions outside it); remove the link"
             )
     return path
+
+
+def _mount_point(path: Path) -> Path:
+    path = Path(path).resolve()
+    while not os.path.ismount(path):
+        path = path.parent
+    return path
+
+
+def no_space(path: Path, then: str, needed: int | None = None, what: str = "it") -> StepError:
+    """The one line for a write to `path` that found its volume (or quota) full: which mount,
+    how much to free (when the size `needed` is known), and what to do then."""
+    mount = _mount_point(path)
+    free = shutil.disk_usage(mount).free
+    if needed is None:
+        return StepError(
+            f"no space left on {mount} ({human(free)} free): free space there, then {then}"
+        )
+    return StepError(
+        f"no space left on {mount}: free {human(max(1, needed - free))} ({what} needs "
+        f"{human(needed)}, {human(free)} are free), then {then}"
+    )
 
 
 def open_dir(path: Path) -> int:
@@ -71,8 +97,10 @@ def atomic_path(path: Path):
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.filename is None:
+            e.filename = str(path)  # a write() that failed names no file: say which one
         raise
     fsync_dir(path.parent)
 

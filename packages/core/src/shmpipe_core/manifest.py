@@ -98,6 +98,17 @@ def verify(manifest: dict, name: str, array: np.ndarray, where: str) -> None:
             )
 
 
+def check_finite(arrays: dict[str, np.ndarray], run_id: str) -> None:
+    """Refuse a split holding NaN or infinity: preprocess never writes one, and the checksum,
+    which samples, can miss one. A full scan, so called only once a computation went wrong."""
+    for name, array in arrays.items():
+        if not np.isfinite(array).all():
+            raise StepError(
+                f"{name} of run {run_id!r}'s split holds NaN or infinite values (preprocess "
+                "writes none; the checksum samples and missed them): rerun preprocess"
+            )
+
+
 def verify_unchanged(manifest: dict, name: str, array: np.ndarray, run_id: str) -> None:
     """Check again, after a step used it, an array it read zero-copy.
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .dataset import run_dir
-from .files import write_json
+from .files import refuse_links, write_json
 
 
 def process_age_s() -> float:
@@ -85,5 +85,7 @@ class StepMetrics:
     def finish(self, data_dir: Path) -> dict:
         self.peak_rss_bytes = peak_rss_bytes()
         record = asdict(self)
-        write_json(run_dir(data_dir, self.run_id) / "steps" / f"{self.step}.json", record)
+        # Every component checked, not only the run's: a link at steps/ would lead the write out.
+        path = run_dir(data_dir, self.run_id) / "steps" / f"{self.step}.json"
+        write_json(refuse_links(data_dir, path), record)
         return record

@@ -19,7 +19,6 @@ import errno
 import fcntl
 import json
 import os
-import shutil
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,9 +30,8 @@ from . import faults
 from . import manifest as manifests
 from .dataset import run_dir
 from .errors import StepError
-from .files import atomic_path, open_dir, refuse_links, write_json
+from .files import NO_SPACE, atomic_path, no_space, open_dir, refuse_links, write_json
 from .pages import populate_for_write
-from .sizes import human
 
 MANIFEST = "manifest.json"
 LOCK = ".splits.lock"
@@ -66,21 +64,6 @@ def run_lock(directory: Path, create: bool):
         yield True
     finally:
         os.close(fd)
-
-
-def _mount_point(path: Path) -> Path:
-    path = path.resolve()
-    while not os.path.ismount(path):
-        path = path.parent
-    return path
-
-
-def _no_space(directory: Path, needed: int) -> StepError:
-    free = shutil.disk_usage(directory).free
-    return StepError(
-        f"no space left on {_mount_point(directory)}: free {human(max(1, needed - free))} (the "
-        f"split needs {human(needed)}, {human(free)} are free), then rerun preprocess"
-    )
 
 
 class NasWriter:
@@ -129,9 +112,9 @@ class NasWriter:
                     os.unlink(filename, dir_fd=fd)
                 except FileNotFoundError:
                     pass
-            if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            if isinstance(e, OSError) and e.errno in NO_SPACE:
                 needed = sum(a.nbytes for a in self.arrays.values())
-                raise _no_space(self.directory, needed) from None
+                raise no_space(self.directory, "rerun preprocess", needed, "the split") from None
             raise
         _remove_unlisted(fd, manifest)
         return manifest

@@ -237,6 +237,12 @@ class VineyardStore:
         manifests.check(manifest, where, names)
         arrays = {}
         for name in names:
+            # vineyard's member() on a name the object lacks aborts in a C++ check, not an error.
+            if not isinstance(splits.meta.get(name), type(splits.meta)):
+                raise StepError(
+                    f"{self.name(run_id, SPLITS)} is corrupt (it has no member {name!r}): "
+                    "rerun preprocess"
+                )
             array = tensor_array(splits.member(name))
             if manifest["arrays"][name].get("order") == "F":
                 array = array.T

@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from . import faults
 from .errors import StepError
 from .vineyard_client import answers
 
@@ -53,11 +54,15 @@ def start(
     log: Path,
     timeout_s: float = 30.0,
     detach: bool = False,
+    pid_file: Path | None = None,
 ) -> subprocess.Popen:
     """Start vineyardd on `socket` and return once a client can connect to it.
 
     `detach`: a session of its own, so it outlives the process group that started it (the
-    embedded vineyardd serves the steps that come after the one that started it).
+    embedded vineyardd serves the steps that come after the one that started it). Such a daemon
+    gets no signal of the starter's: `pid_file` records its pid the moment it exists, and a start
+    cut short (SIGINT, SIGTERM, a timeout) ends the daemon and removes the file, so nothing is
+    left running that `vineyard-local stop` could not find.
     """
     socket = Path(socket)
     socket.unlink(missing_ok=True)
@@ -69,13 +74,23 @@ def start(
             stderr=subprocess.STDOUT,
             start_new_session=detach,
         )
-    deadline = time.monotonic() + timeout_s
-    while not answers(str(socket)):
-        if process.poll() is not None:
-            raise StepError(f"vineyardd exited with code {process.returncode} at start: see {log}")
-        if time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            raise StepError(f"vineyardd did not answer on {socket} within {timeout_s:.0f} s")
-        time.sleep(0.05)
+    try:
+        if pid_file is not None:
+            Path(pid_file).write_text(str(process.pid))
+        faults.point("vineyardd-starting")
+        deadline = time.monotonic() + timeout_s
+        while not answers(str(socket)):
+            if process.poll() is not None:
+                raise StepError(
+                    f"vineyardd exited with code {process.returncode} at start: see {log}"
+                )
+            if time.monotonic() > deadline:
+                raise StepError(f"vineyardd did not answer on {socket} within {timeout_s:.0f} s")
+            time.sleep(0.05)
+    except BaseException:
+        process.kill()
+        process.wait()
+        if pid_file is not None:
+            Path(pid_file).unlink(missing_ok=True)
+        raise
     return process

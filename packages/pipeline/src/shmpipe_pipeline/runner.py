@@ -2,15 +2,18 @@
 each in its own process (as the workflow's pods run), then delete the run's split as the
 workflows' exit handler does."""
 
+import errno
+import fcntl
 import os
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from shmpipe_core import embedded
-from shmpipe_core.dataset import raw_path
+from shmpipe_core.dataset import raw_path, run_dir
 from shmpipe_core.errors import StepError
 from shmpipe_core.progress import ENV as PROGRESS_ENV
 from shmpipe_core.runs import delete_intermediates
@@ -61,8 +64,11 @@ class Report:
     def started(self, name: str) -> None:
         self.line(f"{name} started")
 
-    def finished(self, name: str, seconds: float) -> None:
-        self.line(f"{name} done in {seconds:.2f}s")
+    def finished(self, name: str, seconds: float, returncode: int = 0) -> None:
+        if returncode == 0:
+            self.line(f"{name} done in {seconds:.2f}s")
+        else:
+            self.line(f"{name} failed in {seconds:.2f}s (exit {returncode})")
 
     def echo(self):
         """Where a step's stderr goes as it comes: this stream, when bars are shown."""
@@ -92,7 +98,7 @@ def _run(
     )
     if signals is not None:
         signals.check(name)
-    report.finished(name, step.seconds)
+    report.finished(name, step.seconds, step.returncode)
     return _check(step)
 
 
@@ -155,13 +161,20 @@ def _start_vineyard(spec: RunSpec, report: Report) -> dict | None:
     return _row("vineyardd", seconds)
 
 
-def cleanup(spec: RunSpec, report: Report) -> dict[str, list[str]] | None:
-    """Delete the run's split, keeping its model and metrics (the workflows' exit handler)."""
+def cleanup(spec: RunSpec, report: Report, failed: bool = False) -> dict[str, list[str]] | None:
+    """Delete the run's split, keeping its model and metrics (the workflows' exit handler).
+
+    Never starts a daemon: a vineyard that does not answer holds nothing of this run to delete.
+    After a failed run the failure is the one thing said: a cleanup that fails then is silent.
+    """
     try:
+        if spec.store == "vineyard" and not locate(spec.vineyard_socket)[1]:
+            return {}
         return delete_intermediates(spec.data_dir, spec.run_id, spec.store, spec.vineyard_socket)
     except StepError as e:
-        # The run's own outcome matters more; this says how to finish the cleanup by hand.
-        report.line(f"could not delete the split ({e}); run `cleanup --run-id {spec.run_id}`")
+        if not failed:
+            # The run's own outcome matters more; this says how to finish the cleanup by hand.
+            report.line(f"could not delete the split ({e}); run `cleanup --run-id {spec.run_id}`")
         return None
 
 
@@ -182,22 +195,58 @@ def embedded_vineyard_line(spec: RunSpec) -> str | None:
     )
 
 
+# Beside the split's own lock (nas_store's), and not that one: a step's writer takes that one.
+PIPELINE_LOCK = ".pipeline.lock"
+
+
+@contextmanager
+def run_id_held(data_dir: Path, run_id: str):
+    """Hold the run id for one pipeline: a second pipeline with the same id would delete the
+    first one's split in its end-of-run cleanup (or the first would delete the second's).
+    Refused at once rather than queued: two runs under one id are a mistake, not a wait."""
+    directory = run_dir(data_dir, run_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(
+            directory / PIPELINE_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise StepError(f"{directory / PIPELINE_LOCK} is a symbolic link: remove it") from None
+        raise
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StepError(
+                f"run id {run_id} is in use by another pipeline; pick another --run-id"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
 def run_pipeline(spec: RunSpec, report: Report = SILENT, keep: bool = False) -> dict:
     """The whole run. The split is deleted at the end, success or failure, unless `keep`;
-    SIGINT and SIGTERM reach the running step, which is waited for (steps.SignalForwarding)."""
+    SIGINT and SIGTERM reach the running step, which is waited for (steps.SignalForwarding).
+    The run id is held from after prepare-data (shared by every run) to the end of the cleanup."""
     rows = []
-    with SignalForwarding() as signals:
+    begun: list[str] = []  # the steps begun: only preprocess makes a split to delete
+    failed = True
+    with SignalForwarding() as signals, ExitStack() as held:
         try:
             prepared = prepare_raw(spec.data_dir, spec.multiplier, spec.env, report, signals)
             if prepared is not None:
                 rows.append(_row(prepared.name, prepared.seconds, prepared.peak_rss_bytes))
+            held.enter_context(run_id_held(spec.data_dir, spec.run_id))
             started = _start_vineyard(spec, report)
             signals.check()
             if started is not None:
                 rows.append(started)
-            steps = run_steps(spec, report=report, signals=signals)
+            steps = run_steps(spec, begun.append, report=report, signals=signals)
+            failed = False
         finally:
-            deleted = None if keep else cleanup(spec, report)
+            deleted = None if keep or not begun else cleanup(spec, report, failed)
     metrics = last_json(steps[-1].stdout)
     return {
         "mse": metrics["mse"],

@@ -13,6 +13,7 @@ from shmpipe_core import faults, model_file
 from shmpipe_core.cli import run, step_parser
 from shmpipe_core.errors import StepError
 from shmpipe_core.files import atomic_file, write_json
+from shmpipe_core.manifest import check_finite
 from shmpipe_core.metrics import StepMetrics
 from shmpipe_core.pages import populate_for_read
 from shmpipe_core.store import open_store
@@ -53,7 +54,11 @@ def evaluate(args) -> dict:
         populate_for_read(X)
         populate_for_read(y)
     with metrics.phase("compute"):
-        mse = model_file.mean_squared_error(y, model_file.predict(saved, X))
+        try:
+            mse = model_file.mean_squared_error(y, model_file.predict(saved, X))
+        except StepError:
+            check_finite({"X_test": X, "y_test": y}, args.run_id)  # the split's fault, if it is
+            raise
     # As train: no metrics of arrays that changed under the computation.
     store.verify_unchanged()
     result = {
@@ -63,11 +68,14 @@ def evaluate(args) -> dict:
         "rows": metrics.rows,
         "phases": metrics.phases,
     }
+    # The record first, as preprocess: a step that fails (a full disk) publishes no metrics.
+    metrics.finish(args.data_dir)
     with metrics.phase("save"):
         path = model_file.metrics_path(args.data_dir, args.run_id)
-        write_json(path, result)
+        # mse written before metrics.json is published, renamed after it: both or neither.
         with atomic_file(path.with_name("mse"), "w") as f:
             f.write(f"{mse!r}\n")
+            write_json(path, result)
     metrics.finish(args.data_dir)
     return result
 

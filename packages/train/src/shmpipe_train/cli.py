@@ -7,6 +7,7 @@ import sys
 from shmpipe_core import faults, model_file
 from shmpipe_core.cli import run, step_parser
 from shmpipe_core.early_import import EarlyImport
+from shmpipe_core.manifest import check_finite
 from shmpipe_core.metrics import StepMetrics
 from shmpipe_core.private_copy import private_copy
 from shmpipe_core.store import open_store
@@ -50,10 +51,17 @@ def train(args) -> dict:
     with metrics.phase("compute"):
         # copy_X=False: X is ours to change, so scikit-learn centres it in place instead of
         # copying it first.
-        model = LinearRegression(copy_X=False).fit(X, y)
+        try:
+            model = LinearRegression(copy_X=False).fit(X, y)
+        except ValueError:
+            # scikit-learn refuses NaN and infinity in its input: say where they came from.
+            check_finite({"X_train": X, "y_train": y}, args.run_id)
+            raise
     # Zero-copy arrays can change under the fit (shared memory freed and reused): no model
     # of changed data is saved.
     store.verify_unchanged()
+    # The record first, as preprocess: a step that fails (a full disk) publishes no model.
+    metrics.finish(args.data_dir)
     with metrics.phase("save"):
         model_file.save(
             model_file.model_path(args.data_dir, args.run_id),
