@@ -50,10 +50,7 @@ class Task:
     resources: dict  # {"requests": {"cpu", "memory"}, "limits": {...}}, Kubernetes spelling
     kubernetes: k8s_pb2.KubernetesExecutorConfig
     outputs: dict[str, str]  # output parameter -> the file the launcher reads it from
-
-    @property
-    def claims(self) -> dict[str, str]:
-        return {m.constant: m.mount_path for m in self.kubernetes.pvc_mount}
+    claims: dict[str, str]  # claim name -> mount path, as the driver resolves them (`claims`)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -138,6 +135,42 @@ def _image(image: str, inputs: dict, where: str) -> str:
     return _lookup(inputs, tags[0], where)
 
 
+def claims(config: k8s_pb2.KubernetesExecutorConfig, inputs: dict, where: str) -> dict[str, str]:
+    """Claim name -> mount path, the name resolved as the driver does (backend/src/v2/driver/
+    k8s.go, makeVolumeMountPatch, KFP 2.17.0): from `pvcNameParameter` when it is set, and only
+    otherwise from the deprecated `constant` / `componentInputParameter` beside it."""
+    result = {}
+    for mount in config.pvc_mount:
+        if mount.HasField("pvc_name_parameter"):
+            spec = mount.pvc_name_parameter
+            kind = spec.WhichOneof("kind")
+            if kind == "runtime_value" and spec.runtime_value.WhichOneof("value") == "constant":
+                name = spec.runtime_value.constant.string_value
+            elif kind == "component_input_parameter":
+                if spec.component_input_parameter not in inputs:
+                    raise ModelError(
+                        f"{where}: claim names unknown input {spec.component_input_parameter}"
+                    )
+                name = _text(inputs[spec.component_input_parameter])
+            else:
+                raise ModelError(f"{where}: claim name from {kind}: not in this model")
+        elif mount.WhichOneof("pvc_reference") == "constant":
+            name = mount.constant
+        elif mount.WhichOneof("pvc_reference") == "component_input_parameter":
+            if mount.component_input_parameter not in inputs:
+                raise ModelError(
+                    f"{where}: claim names unknown input {mount.component_input_parameter}"
+                )
+            name = _text(inputs[mount.component_input_parameter])
+        else:
+            raise ModelError(f"{where}: claim name from a task output: not in this model")
+        if not name or not mount.mount_path:
+            # The driver refuses the pod: "missing mountpath or pvc name".
+            raise ModelError(f"{where}: a claim mount without a claim name or a mount path")
+        result[name] = mount.mount_path
+    return result
+
+
 def _resources(spec: dict) -> dict:
     names = {
         ("requests", "cpu"): "resourceCpuRequest",
@@ -179,6 +212,7 @@ def tasks(component, run_id: str, overrides: dict | None = None) -> list[Task]:
                 continue
             label = comp["executorLabel"]
             container = executors[label]["container"]
+            config = configs.get(label, k8s_pb2.KubernetesExecutorConfig())
             outputs = {
                 out: f"/tmp/kfp/outputs/{out}"  # where the driver points them (driver.go)
                 for out in comp.get("outputDefinitions", {}).get("parameters", {})
@@ -194,8 +228,9 @@ def tasks(component, run_id: str, overrides: dict | None = None) -> list[Task]:
                     command=[_render(c, inputs, outputs, where) for c in container["command"]],
                     args=[_render(a, inputs, outputs, where) for a in container.get("args", [])],
                     resources=_resources(container.get("resources", {})),
-                    kubernetes=configs.get(label, k8s_pb2.KubernetesExecutorConfig()),
+                    kubernetes=config,
                     outputs=outputs,
+                    claims=claims(config, inputs, where),
                 )
             )
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from argo_model import WORKFLOWS, load, pods, templates
 from kfp import dsl
-from kfp_model import COMPILED, ModelError, _image, _render, run_order, tasks
+from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s_pb2
+from kfp_model import COMPILED, ModelError, _image, _render, claims, run_order, tasks
 from kfp_model import load as load_kfp
 from shmpipe_core.dataset import raw_path
 
@@ -222,6 +223,21 @@ def test_the_model_rejects_what_kfp_would_not_render():
         _render("/data/runs/{{$.pipeline_job_uuid}}", {}, {}, "task t")
     with pytest.raises(ModelError, match="unknown parameter"):
         _render("{{$.inputs.parameters['nope']}}", {}, {}, "task t")
+
+
+def test_the_model_names_a_claim_as_the_driver_does():
+    """The driver takes the claim's name from pvcNameParameter when it is set, ignoring the
+    deprecated `constant` beside it (backend/src/v2/driver/k8s.go, makeVolumeMountPatch), so a
+    model reading `constant` would check a name no pod mounts."""
+    config = k8s_pb2.KubernetesExecutorConfig()
+    mount = config.pvc_mount.add(constant="stale", mount_path="/data")
+    mount.pvc_name_parameter.runtime_value.constant.string_value = "benchmark-data"
+    assert claims(config, {}, "task t") == {"benchmark-data": "/data"}
+    by_input = k8s_pb2.KubernetesExecutorConfig()
+    by_input.pvc_mount.add(mount_path="/data").pvc_name_parameter.component_input_parameter = "c"
+    assert claims(by_input, {"c": "mine"}, "task t") == {"mine": "/data"}
+    with pytest.raises(ModelError, match="without a claim name"):
+        claims(k8s_pb2.KubernetesExecutorConfig(pvc_mount=[{"constant": "x"}]), {}, "task t")
 
 
 # --- the command lines, run -------------------------------------------------------------------
