@@ -37,3 +37,12 @@ def test_kubeflow_enforces_privileged_before_the_vineyard_runtime_is_created():
         and "pod-security.kubernetes.io/enforce=privileged" in c.split()
     ]
     assert relabel and relabel[0] < vineyard, commands
+
+
+def test_the_mse_is_found_at_read_mse_not_as_a_run_output():
+    """KFP 2.17.0 records no value for a run's top-level outputs (backend/src/v2/driver/
+    root_dag.go publishes none; resolve.go resolves a DAG's outputs only for a consumer), so the
+    docs must send the reader to read-mse's output parameter, not to an output of the run."""
+    text = (ROOT / "workflows" / "README.md").read_text()
+    assert "run's output `mse`" not in text and "pipeline output `mse`" not in text
+    assert "the output parameter `mse` of the run's `read-mse` task" in " ".join(text.split())

@@ -197,7 +197,9 @@ _IMAGES = image_defaults()
 
 
 class Outputs(NamedTuple):
-    """The pipeline's output: the MSE, as the Argo workflows' global output `mse`."""
+    """The pipeline's declared output, the MSE, for a pipeline that uses this one as a component.
+    A run shows the value only as read-mse's output parameter: KFP's backend records no value for
+    the root DAG's outputs (backend/src/v2/driver/root_dag.go at 2.17.0 publishes none)."""
 
     mse: float
 
