@@ -1,7 +1,8 @@
 """The compiled Kubeflow Pipelines (workflows/kfp/*.yaml), read back with the kfp SDK, say what the
 Argo workflows say: same steps, commands, flags, images, resources, claims and labels; the run id
-is KFP's run id; the MSE is read-mse's output (the pipeline declares it too); cleanup is the exit handler. And their command
-lines, run as processes on a real data dir (and vineyardd), give the seed's MSE."""
+is KFP's run id; the MSE is read-mse's output (the pipeline declares it too); cleanup is the exit
+handler. And their command lines, run as processes on a real data dir (and vineyardd), give the
+seed's MSE."""
 
 import json
 import os
