@@ -56,6 +56,10 @@ KIND_CLUSTER ?= kind
 DOCKER ?= docker
 # Host networking: builds work on engines started without a bridge (as in CI) and on normal ones.
 DOCKER_BUILD_FLAGS ?= --network host
+# The nodes' platform, e.g. linux/amd64 when building on an arm64 Mac for an amd64 cluster: without
+# it the images are the build machine's architecture, and an amd64 node fails them with "exec format
+# error". uv.lock holds manylinux wheels for x86_64 and aarch64 of every binary dependency.
+PLATFORM ?=
 # The step images, their distributions, package folders and console scripts: one table, read by
 # the tests and the docs too.
 STEPS_TABLE := packages/steps.tsv
@@ -81,7 +85,8 @@ $(CA_STAGE):
 images: $(addprefix image-,$(STEP_IMAGES))
 
 $(addprefix image-,$(STEP_IMAGES)): image-%: $(CA_STAGE)
-	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -f deploy/images/step.Dockerfile \
+	$(DOCKER) build $(DOCKER_BUILD_FLAGS) $(if $(PLATFORM),--platform $(PLATFORM)) \
+	  -f deploy/images/step.Dockerfile \
 	  --build-arg BASE_IMAGE=$(BASE_IMAGE) \
 	  --build-arg PACKAGE=$(call step_field,$*,2) \
 	  --build-arg PACKAGE_DIR=$(call step_field,$*,3) \
@@ -89,14 +94,18 @@ $(addprefix image-,$(STEP_IMAGES)): image-%: $(CA_STAGE)
 	  -t $(REGISTRY)/$*:$(TAG) .
 
 vineyardd-image: $(CA_STAGE)
-	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -f deploy/images/vineyardd.Dockerfile \
+	$(DOCKER) build $(DOCKER_BUILD_FLAGS) $(if $(PLATFORM),--platform $(PLATFORM)) \
+	  -f deploy/images/vineyardd.Dockerfile \
 	  --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg VINEYARD_VERSION=$(VINEYARD_VERSION) \
 	  -t $(REGISTRY)/vineyardd:$(TAG) .
 
-load-images:
+# Both build first: the images exist only under the REGISTRY and TAG they were built with, so
+# `make images` then `make push-images REGISTRY=...` would find nothing to push. A rebuild with
+# nothing changed takes every layer from the cache and only adds the new names.
+load-images: images
 	for i in $(STEP_IMAGES); do kind load docker-image $(REGISTRY)/$$i:$(TAG) --name $(KIND_CLUSTER) || exit 1; done
 
-push-images:
+push-images: images
 	for i in $(STEP_IMAGES); do $(DOCKER) push $(REGISTRY)/$$i:$(TAG) || exit 1; done
 
 # --- cluster ---------------------------------------------------

