@@ -163,12 +163,15 @@ class CacheControl:
     a cluster its cache sits on the NAS server or preprocess's node, not in train's memory.
     Before train and evaluate: a NAS run's split files are evicted, so they are read cold, as
     from a NAS.
+    With `drop_all` (--drop-caches) every cache is dropped before train and evaluate, for every
+    variant.
     """
 
     def __init__(self, split_dir: Path | None, raw: Path, raw_mode: str, drop_all: bool):
         self.split_dir, self.raw, self.raw_mode, self.drop_all = split_dir, raw, raw_mode, drop_all
         self.raw_cache: dict = {}
         self.evicted: dict[str, dict] = {}
+        self.dropped_all: list[str] = []  # the steps before which every cache was dropped
 
     def __call__(self, step: str) -> None:
         if step == "preprocess":
@@ -184,16 +187,19 @@ class CacheControl:
             return
         if step == "train":
             cold_cache.evict([self.raw])
-        if self.split_dir is None:
-            return
-        files = cold_cache.files_under(self.split_dir)
+        files = cold_cache.files_under(self.split_dir) if self.split_dir is not None else []
         nbytes = cold_cache.evict(files)
         if self.drop_all:
+            # Every variant alike, as the seed's steps drop every cache in both its pipelines:
+            # it also drops the interpreter's and libraries' pages, which the next step reads
+            # back from disk, and a NAS run alone must not pay that.
             cold_cache.drop_all_caches()
-        self.evicted[step] = {
-            "bytes": nbytes,
-            "resident_after_bytes": cold_cache.resident_bytes(files),
-        }
+            self.dropped_all.append(step)
+        if self.split_dir is not None:
+            self.evicted[step] = {
+                "bytes": nbytes,
+                "resident_after_bytes": cold_cache.resident_bytes(files),
+            }
 
 
 def run_seed_steps(
@@ -329,6 +335,7 @@ def one_run(
         "memcpy_s": copies["floor_s"],
         "memcpy_fresh_s": copies["fresh_s"],
         "cold_reads": cold.evicted,
+        "caches_dropped_before": cold.dropped_all,
         "raw_cache": cold.raw_cache,
         "vineyard_usage_after_cleanup_bytes": usage_after,
     }
