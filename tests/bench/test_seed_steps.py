@@ -10,8 +10,9 @@ from tests.support.vineyard import names
 
 def test_each_seed_step_uses_one_vineyard_client(data_dir, vineyard_socket, monkeypatch):
     """The seed's scripts connect once per step (`client = vineyard.connect()`) and put or get
-    every frame on that client; the module-level `vineyard.put` and `vineyard.get` would connect
-    anew for each frame, time the seed never spent."""
+    every frame on that client, as these steps must; the module-level `vineyard.put` and
+    `vineyard.get` call `vineyard.connect()` again for each frame (cheap: the client library
+    reuses its connection, but not what the seed does)."""
     monkeypatch.setenv("VINEYARD_IPC_SOCKET", vineyard_socket)
     connects = []
     real = vineyard.connect
