@@ -17,7 +17,7 @@ import socket
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from shmpipe_core import progress as bars
@@ -35,7 +35,14 @@ from shmpipe_core.runs import delete_intermediates
 from shmpipe_core.vineyard_client import memory_usage
 from shmpipe_core.vineyard_connect import locate
 from shmpipe_pipeline.runner import STEPS, RunSpec, prepare_raw, run_steps
-from shmpipe_pipeline.steps import StepRun, last_json, read_step_record, run_step
+from shmpipe_pipeline.steps import (
+    Interrupted,
+    SignalForwarding,
+    StepRun,
+    last_json,
+    read_step_record,
+    run_step,
+)
 
 from . import bench_vineyardd, cold_cache, first_touch, machine_info, step_envs, targets
 from .local_cluster import LocalCluster, fetch_throughput
@@ -156,12 +163,15 @@ class CacheControl:
     a cluster its cache sits on the NAS server or preprocess's node, not in train's memory.
     Before train and evaluate: a NAS run's split files are evicted, so they are read cold, as
     from a NAS.
+    With `drop_all` (--drop-caches) every cache is dropped before train and evaluate, for every
+    variant.
     """
 
     def __init__(self, split_dir: Path | None, raw: Path, raw_mode: str, drop_all: bool):
         self.split_dir, self.raw, self.raw_mode, self.drop_all = split_dir, raw, raw_mode, drop_all
         self.raw_cache: dict = {}
         self.evicted: dict[str, dict] = {}
+        self.dropped_all: list[str] = []  # the steps before which every cache was dropped
 
     def __call__(self, step: str) -> None:
         if step == "preprocess":
@@ -177,20 +187,29 @@ class CacheControl:
             return
         if step == "train":
             cold_cache.evict([self.raw])
-        if self.split_dir is None:
-            return
-        files = cold_cache.files_under(self.split_dir)
+        files = cold_cache.files_under(self.split_dir) if self.split_dir is not None else []
         nbytes = cold_cache.evict(files)
         if self.drop_all:
+            # Every variant alike, as the seed's steps drop every cache in both its pipelines:
+            # it also drops the interpreter's and libraries' pages, which the next step reads
+            # back from disk, and a NAS run alone must not pay that.
             cold_cache.drop_all_caches()
-        self.evicted[step] = {
-            "bytes": nbytes,
-            "resident_after_bytes": cold_cache.resident_bytes(files),
-        }
+            self.dropped_all.append(step)
+        if self.split_dir is not None:
+            self.evicted[step] = {
+                "bytes": nbytes,
+                "resident_after_bytes": cold_cache.resident_bytes(files),
+            }
 
 
 def run_seed_steps(
-    store: str, multiplier: int, data_dir: Path, run_id: str, sock: str | None, before_step
+    store: str,
+    multiplier: int,
+    data_dir: Path,
+    run_id: str,
+    sock: str | None,
+    before_step,
+    signals: SignalForwarding | None = None,
 ) -> list[StepRun]:
     """The seed's three steps, each `python -m shmpipe_bench.seed.<step>` in its own process,
     measured as the pipeline's own steps are (shmpipe_pipeline.steps.run_step)."""
@@ -204,7 +223,11 @@ def run_seed_steps(
         args = ["-m", f"shmpipe_bench.seed.{step}", *common]
         if step == "preprocess":
             args += ["--multiplier", str(multiplier)]
-        result = run_step(step, args, env, executable=sys.executable)
+        if signals is not None:
+            signals.check()
+        result = run_step(step, args, env, signals=signals, executable=sys.executable)
+        if signals is not None:
+            signals.check(step)
         if result.returncode != 0:
             lines = result.stderr.strip().splitlines()
             raise StepError(
@@ -260,6 +283,7 @@ def one_run(
     drop_all: bool = False,
     raw_mode: str = "warm",
     commands: dict[str, str] | None = None,
+    signals: SignalForwarding | None = None,
 ) -> dict:
     run_id = f"bench-{os.getpid()}-m{multiplier}-r{repeat}-{variant.name}"
     split_dir = None
@@ -268,17 +292,27 @@ def one_run(
     cold = CacheControl(split_dir, raw_path(data_dir, multiplier), raw_mode, drop_all)
     with vineyard_for(variant, config, external, multiplier) as (sock, daemon):
         load = machine_info.load_average()
+        failed = True
         try:
             if variant.method == "seed":
-                steps = run_seed_steps(variant.store, multiplier, data_dir, run_id, sock, cold)
+                steps = run_seed_steps(
+                    variant.store, multiplier, data_dir, run_id, sock, cold, signals
+                )
             else:
                 spec = RunSpec(variant.store, multiplier, data_dir, run_id, sock, commands=commands)
-                steps = run_steps(spec, before_step=cold)
+                steps = run_steps(spec, before_step=cold, signals=signals)
             records = {s.name: read_step_record(data_dir, run_id, s.name) for s in steps}
             mse = last_json(steps[-1].stdout).get("mse")
+            failed = False
         finally:
             # Delete the run's data whatever happened, so the next run finds memory and disk free.
-            delete_intermediates(data_dir, run_id, variant.store, sock)
+            try:
+                delete_intermediates(data_dir, run_id, variant.store, sock)
+            except StepError:
+                # After a failed step (a vineyardd that died, say) its error is the one said;
+                # a cleanup that then fails too must not replace it.
+                if not failed:
+                    raise
             usage_after = memory_usage(sock) if sock else None
             shutil.rmtree(run_dir(data_dir, run_id), ignore_errors=True)
     split_bytes = [records["preprocess"]["bytes"][n] for n in SPLIT_NAMES]
@@ -301,6 +335,7 @@ def one_run(
         "memcpy_s": copies["floor_s"],
         "memcpy_fresh_s": copies["fresh_s"],
         "cold_reads": cold.evicted,
+        "caches_dropped_before": cold.dropped_all,
         "raw_cache": cold.raw_cache,
         "vineyard_usage_after_cleanup_bytes": usage_after,
     }
@@ -322,6 +357,11 @@ def external_vineyard(cli_socket: str | None) -> str | None:
 
 
 def bench(args) -> dict:
+    with ExitStack() as stack:
+        return _bench(args, stack)
+
+
+def _bench(args, stack: ExitStack) -> dict:
     multipliers = parse_multipliers(args.multipliers)
     # The steps run with Python's default bytecode cache, as the images ship compiled bytecode:
     # with PYTHONDONTWRITEBYTECODE set, every step would compile scikit-learn, pandas and vineyard
@@ -358,25 +398,31 @@ def bench(args) -> dict:
     }
     runs: list[dict] = []
     total = len(multipliers) * args.repeats * len(VARIANTS)
+    # SIGINT and SIGTERM while a step runs go to the step, which is waited for; then the run's
+    # vineyardd is stopped and its data deleted (one_run), and nothing is left running.
+    signals = run_args["signals"] = stack.enter_context(SignalForwarding())
     if not args.no_warmup:
         progress("warm-up: one untimed M=1 run per variant (loads the steps' code and libs)")
-        prepare_raw(data_dir, 1)
+        prepare_raw(data_dir, 1, signals=signals)
         for variant in VARIANTS:
             one_run(variant, 1, -1, data_dir, **run_args)
+            signals.check()
     # A bar over the timed runs when someone watches a terminal (an M=2000 run takes half an hour).
     with bars.bar(total, "benchmark runs", "run") as runs_bar:
         for multiplier in multipliers:
             progress(f"M={multiplier}: preparing the raw table (untimed)")
-            prepare_raw(data_dir, multiplier)
+            prepare_raw(data_dir, multiplier, signals=signals)
             for repeat in range(args.repeats):
                 for variant in order(repeat):
                     result = one_run(variant, multiplier, repeat, data_dir, **run_args)
+                    signals.check()  # a signal during the memcpy floor: stop here too
                     runs.append(result)
                     progress(
                         f"[{len(runs)}/{total}] M={multiplier} repeat {repeat + 1}/"
                         f"{args.repeats} {variant.name:<13} {describe_run(result)}"
                     )
                     runs_bar.update()
+    stack.close()  # SIGINT and SIGTERM as before: the runs are done
     machine["load_average_end"] = machine_info.load_average()
     # A child's peak RSS starts at its parent's peak (vfork + exec): this is the floor under
     # every step's figure, so it must stay small.
@@ -421,7 +467,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     def body(args):
-        results = bench(args)
+        try:
+            results = bench(args)
+        except Interrupted as e:
+            # SystemExit passes through `run`: the exit code is the signal's, as a shell's.
+            print(f"pipeline-bench: {e}; no results written", file=sys.stderr, flush=True)
+            raise SystemExit(e.exit_code) from None
         for t in results["targets"]:
             print(f"{t['status']:<13} {t['target']}: {t['detail']}")
 

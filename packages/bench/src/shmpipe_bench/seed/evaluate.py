@@ -18,11 +18,12 @@ from .train import load_frames
 
 def evaluate(args) -> dict:
     metrics = StepMetrics.start("evaluate", args.store, args.run_id)
+    client = None
     if args.store == "vineyard":
         with metrics.phase("connect"):
-            vineyard.connect()
+            client = vineyard.connect()
     with metrics.phase("load"):
-        X_test, y_test = load_frames(args, ["X_test", "y_test"])
+        X_test, y_test = load_frames(args, client, ["X_test", "y_test"])
         model = joblib.load(model_path(args.data_dir, args.run_id))
     with metrics.phase("page_in"):
         page_in(X_test)

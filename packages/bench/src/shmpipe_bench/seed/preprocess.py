@@ -52,11 +52,13 @@ def preprocess(args) -> dict:
         metrics.bytes[name] = frame_bytes(frame)
     if args.store == "vineyard":
         with metrics.phase("connect"):
-            vineyard.connect()  # VINEYARD_IPC_SOCKET, as Fluid's mount provides
+            client = vineyard.connect()  # VINEYARD_IPC_SOCKET, as Fluid's mount provides
     with metrics.phase("save"):
         if args.store == "vineyard":
+            # One client for the four puts, as the seed's preprocess_data does (`client.put`);
+            # the module-level `vineyard.put` would connect anew for each.
             for name, frame in frames.items():
-                vineyard.put(frame, persist=True, name=object_name(args.run_id, name))
+                client.put(frame, persist=True, name=object_name(args.run_id, name))
         else:
             seed_dir(args.data_dir, args.run_id).mkdir(parents=True, exist_ok=True)
             for name, frame in frames.items():

@@ -14,11 +14,11 @@ from sklearn.linear_model import LinearRegression
 from .common import model_path, object_name, page_in, parser, pickle_path
 
 
-def load_frames(args, names: list[str]) -> list:
-    """The seed's load: `vineyard.get(name=..., fetch=True)`, or `read_pickle` and then deleting
-    the file, as the seed's NAS steps do."""
+def load_frames(args, client, names: list[str]) -> list:
+    """The seed's load: `client.get(name=..., fetch=True)` on the step's one client, or
+    `read_pickle` and then deleting the file, as the seed's NAS steps do."""
     if args.store == "vineyard":
-        return [vineyard.get(name=object_name(args.run_id, n), fetch=True) for n in names]
+        return [client.get(name=object_name(args.run_id, n), fetch=True) for n in names]
     frames = []
     for n in names:
         path = pickle_path(args.data_dir, args.run_id, n)
@@ -29,11 +29,12 @@ def load_frames(args, names: list[str]) -> list:
 
 def train(args) -> dict:
     metrics = StepMetrics.start("train", args.store, args.run_id)
+    client = None
     if args.store == "vineyard":
         with metrics.phase("connect"):
-            vineyard.connect()
+            client = vineyard.connect()
     with metrics.phase("load"):
-        X_train, y_train = load_frames(args, ["X_train", "y_train"])
+        X_train, y_train = load_frames(args, client, ["X_train", "y_train"])
     with metrics.phase("page_in"):
         page_in(X_train)
         page_in(y_train)
