@@ -3,18 +3,14 @@
 import os
 from pathlib import Path
 
+from shmpipe_core import steps_table
+
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = os.environ.get("REGISTRY", "test-registry")
 TAG = os.environ.get("TAG", "latest")
 
 
-def _rows() -> list[dict]:
-    lines = (ROOT / "packages" / "steps.tsv").read_text().splitlines()
-    fields = ("image", "distribution", "package_dir", "module", "command")
-    return [dict(zip(fields, line.split(), strict=True)) for line in lines if line[:1] not in "#"]
-
-
-STEPS = _rows()
+STEPS = [row._asdict() for row in steps_table.read(ROOT / "packages" / "steps.tsv")]
 STEP_IMAGES = tuple(row["image"] for row in STEPS)
 # image -> the console script its entrypoint runs
 COMMANDS = {row["image"]: row["command"] for row in STEPS}

@@ -11,12 +11,12 @@ kfp-kubernetes, which are dev dependencies of the workspace only.
 """
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 from typing import NamedTuple
 
 from kfp import compiler, dsl, kubernetes
+from shmpipe_core import steps_table
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -72,12 +72,10 @@ def step_images() -> dict[str, str]:
     `cleanup` comes with shmpipe-core, so it runs in the image that carries that distribution.
     """
     images = {}
-    with open(STEPS_TABLE, newline="") as f:
-        rows = [r for r in csv.reader(f, delimiter="\t") if r and not r[0].startswith("#")]
-    for image, distribution, _dir, _module, command in rows:
-        images[command] = image
-        if distribution == "shmpipe-core":
-            images["cleanup"] = image
+    for row in steps_table.read(STEPS_TABLE):
+        images[row.command] = row.image
+        if row.distribution == "shmpipe-core":
+            images["cleanup"] = row.image
     return images
 
 

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from shmpipe_core import steps_table
 from shmpipe_core.errors import StepError
 
 WORKSPACE = Path(__file__).resolve().parents[4]
@@ -30,8 +31,7 @@ def left_out() -> list[str]:
 
 def _steps() -> list[tuple[str, str, str]]:
     """(image, distribution, console script) of each step image, from packages/steps.tsv."""
-    rows = [line.split() for line in STEPS_TABLE.read_text().splitlines()]
-    return [(row[0], row[1], row[4]) for row in rows if row and not row[0].startswith("#")]
+    return [(row.image, row.distribution, row.command) for row in steps_table.read(STEPS_TABLE)]
 
 
 def build() -> dict[str, str]:
