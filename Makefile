@@ -45,10 +45,18 @@ kfp: sync
 # `make images BASE_IMAGE=local/py:air` needs no container registry. EXTRA_CA_CERTS: a PEM bundle
 # for builds behind a TLS-intercepting proxy.
 REGISTRY ?= test-registry
-# Each build gets its own tag (the commit), so a node that cached an image under an older tag can
-# never run it in place of a newer one: the workflows pull only IfNotPresent. Exported, so that
-# `make test` looks for the images `make images` built.
-TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo latest)
+# Each build gets its own tag, so a node that cached an image under an older tag can never run it
+# in place of a newer one: the workflows pull only IfNotPresent. The tag is the commit; a working
+# tree with changes not committed (untracked files too, not ignored ones) adds `-dirty-` and the
+# hash of that tree, written through a scratch index so the real one is untouched. Exported, so
+# that `make test` looks for the images `make images` built; computed once per make, so one
+# invocation uses one tag throughout.
+ifeq ($(origin TAG),undefined)
+TAG := $(shell git rev-parse --short HEAD 2>/dev/null || echo latest)$(shell \
+	test -z "$$(git status --porcelain 2>/dev/null)" || { i=$$(mktemp -u); \
+	GIT_INDEX_FILE=$$i git add -A && echo -dirty-$$(GIT_INDEX_FILE=$$i git write-tree | cut -c1-12); \
+	rm -f $$i; })
+endif
 export REGISTRY TAG
 BASE_IMAGE ?= python:3.11-slim-bookworm
 EXTRA_CA_CERTS ?=

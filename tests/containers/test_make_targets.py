@@ -1,6 +1,8 @@
 """The Makefile's image targets as `make -n` prints them: no Docker needed."""
 
+import os
 import re
+import shutil
 import subprocess
 
 from tests.support.steps_table import ROOT, STEP_IMAGES
@@ -44,3 +46,46 @@ def test_platform_reaches_every_build():
     assert all("--platform linux/amd64" in line for line in builds)
     without = [line for line in make_n("images") if "docker build" in line]
     assert without and not any("--platform" in line for line in without)
+
+
+def _tag(repo) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("TAG", "REGISTRY")}
+    return subprocess.run(
+        ["make", "-s", "--no-print-directory", "--eval", "print-tag: ; @echo $(TAG)", "print-tag"],
+        cwd=repo, capture_output=True, text=True, check=True, env=env,
+    ).stdout.strip()  # fmt: skip
+
+
+def test_the_default_tag_changes_with_every_uncommitted_change(tmp_path):
+    # The workflows pull IfNotPresent: an image rebuilt from edited code under the commit's tag
+    # would leave a node running the one it cached before.
+    def git(*args):
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+
+    git("init", "-q")
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    (tmp_path / ".gitignore").write_text("data/\n")
+    (tmp_path / "step.py").write_text("one\n")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    clean = _tag(tmp_path)
+    assert clean == git("rev-parse", "--short", "HEAD")
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "ignored").write_text("x\n")
+    assert _tag(tmp_path) == clean, "an ignored file changed the tag"
+
+    (tmp_path / "step.py").write_text("two\n")
+    edited = _tag(tmp_path)
+    (tmp_path / "step.py").write_text("three\n")
+    edited_again = _tag(tmp_path)
+    (tmp_path / "new.py").write_text("untracked\n")
+    with_untracked = _tag(tmp_path)
+    tags = [clean, edited, edited_again, with_untracked]
+    assert all(t.startswith(f"{clean}-dirty-") for t in tags[1:]), tags
+    assert len(set(tags)) == 4, tags
+    # Nothing was staged in the real index along the way.
+    assert git("diff", "--cached", "--name-only") == ""
