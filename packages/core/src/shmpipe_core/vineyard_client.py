@@ -4,7 +4,11 @@
 with and without compiled bytecode), and a step pays it in every pod. The steps need only the
 client in vineyard's C extension (0.07 s), so we load that extension by itself; it is the same
 module `import vineyard` would load, registered under the same name, so a later
-`import vineyard` in the process reuses it.
+`import vineyard` in the process reuses it (its `from . import _C` finds it in sys.modules). What
+`import vineyard` adds, `__VINEYARD_INTERNAL_REGISTRY` naming the type registry library, is not
+needed: without it the extension loads `libvineyard_internal_registry.so` from its own directory
+(v6d v0.24.2: python/vineyard/__init__.py, `_init_global_context`; src/client/ds/
+object_factory.cc, `__load_internal_registry`).
 """
 
 import importlib.util
@@ -39,9 +43,10 @@ def vineyard_c():
 def listening(path: str) -> bool:
     """Whether `path` is a unix socket something listens on, found out in one quick try.
 
-    vineyard's own connect retries for seconds, logging each retry, on a path that is not a
-    listening socket (a regular file, a directory, /dev/null, a socket left by a dead daemon):
-    asked first, such a path costs one failed connect instead.
+    vineyard's own connect retries 10 times 1 s apart, logging each retry, on a path that is not
+    a listening socket (a regular file, a directory, /dev/null, a socket left by a dead daemon;
+    v6d v0.24.2 src/client/io.cc, `connect_ipc_socket_retry`): asked first, such a path costs one
+    failed connect instead.
     """
     try:
         if not stat.S_ISSOCK(os.stat(path).st_mode):
@@ -95,7 +100,11 @@ def answers(socket: str) -> bool:
 
 
 def memory_usage(socket: str) -> int | None:
-    """The bytes vineyardd reports as used, or None when nothing answers."""
+    """The bytes vineyardd reports as used, or None when nothing answers.
+
+    The bytes of live blobs, sealed or not (unsealed ones a dead client left included): not the
+    memory its memfd holds, which keeps the pages of deleted blobs (see
+    shmpipe_bench.bench_vineyardd)."""
     client = try_connect(socket)
     if client is None:
         return None

@@ -6,10 +6,12 @@ tensors and whose `manifest_` field is the manifest: readers start from `<run>/s
 one commit, old or new, never a mix. Reads map the blobs: zero copy.
 
 vineyard's Tensor stores its bytes in C order (its `order_` field only says what order a reader
-should hand out, at the price of a copy). The model wants column-major matrices, so a feature matrix
-X of shape (rows, features) is stored as the C-ordered tensor X.T of shape (features, rows): the
-same bytes, read back as X with one transpose that copies nothing. A stock client's
-`vineyard.get(name="<run>/X_train")` gets that (features, rows) tensor.
+should hand out, at the price of a copy: v6d v0.24.2 python/vineyard/data/tensor.py,
+`numpy_ndarray_resolver`; `build_numpy_buffer` in data/utils.py writes C order). The model wants
+column-major matrices, so a feature matrix X of shape (rows, features) is stored as the C-ordered
+tensor X.T of shape (features, rows): the same bytes, read back as X with one transpose that copies
+nothing. A stock client's `vineyard.get(name="<run>/X_train")` gets that (features, rows) tensor
+(tests/correctness/test_stores.py).
 """
 
 import json
@@ -32,7 +34,8 @@ PREVIOUS = "splits.previous"
 
 
 class _SealAs:
-    """`BlobBuilder.seal` looks up `.ipc_client` on the client it is given (vineyard.Client)."""
+    """`BlobBuilder.seal` looks up `.ipc_client` on the client it is given (vineyard.Client;
+    v6d v0.24.2 python/core.cc, `ObjectBuilder.seal`)."""
 
     def __init__(self, ipc_client):
         self.ipc_client = ipc_client
@@ -55,7 +58,11 @@ _CPP_TYPES = {"float64": "double", "float32": "float", "int64": "int64", "int32"
 
 
 def tensor_array(obj) -> np.ndarray:
-    """A read-only numpy view of a vineyard Tensor object's blob, without copying."""
+    """A read-only numpy view of a vineyard Tensor object's blob, without copying.
+
+    Read-only twice over: the Blob's buffer is exported read-only (v6d v0.24.2 python/core.cc,
+    `Blob`'s def_buffer) and `Client::GetBuffers` maps the memfd PROT_READ (src/client/client.cc,
+    `MmapEntry::map_readonly`)."""
     meta = obj.meta
     if not meta["typename"].startswith("vineyard::Tensor<"):
         raise StepError(f"object {obj.id} is a {meta['typename']}, not a vineyard::Tensor")
@@ -237,7 +244,8 @@ class VineyardStore:
         manifests.check(manifest, where, names)
         arrays = {}
         for name in names:
-            # vineyard's member() on a name the object lacks aborts in a C++ check, not an error.
+            # member() on a name the object lacks raises a bare RuntimeError from a C++ check (v6d
+            # v0.24.2 src/client/ds/object_meta.cc, `GetMemberMeta`): say it in one line instead.
             if not isinstance(splits.meta.get(name), type(splits.meta)):
                 raise StepError(
                     f"{self.name(run_id, SPLITS)} is corrupt (it has no member {name!r}): "
@@ -286,8 +294,9 @@ class VineyardStore:
     def _migrate(self, run_id: str, splits_id):
         """Copy a split written on another vineyardd (another node) into this one.
 
-        Touching a remote blob's bytes aborts the process inside vineyard's C++ code, so remote
-        objects must be migrated first. The copy is named `<run>/splits@<instance>` so that
+        Touching a remote blob's bytes aborts the process inside vineyard's C++ code (v6d v0.24.2
+        src/client/ds/blob.cc, `Blob::data` throws out of the buffer protocol), so remote objects
+        must be migrated first. The copy is named `<run>/splits@<instance>` so that
         `cleanup --run-id` finds and deletes it with the run's other objects; a copy of an
         earlier commit under that name is deleted, as the writer deletes the earlier commit.
         """

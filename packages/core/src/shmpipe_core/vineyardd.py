@@ -33,7 +33,11 @@ def binary() -> str:
 
 
 def local_meta() -> list[str]:
-    """Flags for a single vineyardd: metadata in its own memory, no RPC port (no TCP at all)."""
+    """Flags for a single vineyardd: metadata in its own memory, no RPC port (no TCP at all).
+
+    RPC is on by default, on port 9600 (v6d v0.24.2 src/server/util/spec_resolvers.cc, `rpc` and
+    `rpc_socket_port`); with `--rpc=false` `VineyardServer::Serve` creates no RPC server
+    (src/server/server/vineyard_server.cc), and local metadata needs no etcd."""
     return ["--meta=local", "--rpc=false"]
 
 
