@@ -4,8 +4,9 @@ scikit-learn centres X in place when it may (`copy_X=False`) and copies any read
 (X or y). Train makes those copies itself, as a phase of its own (the store's doing, part of the
 handoff), into fresh private memory, which numpy asks the kernel to back with transparent huge
 pages. A copy-on-write mapping of vineyard's memfd instead takes its private pages 4 KiB at a time
-(shared memory gets no huge pages): measured on this project's 2-core VM for the 5.7 GB split at
-M=2000, 2.3-2.7 s for this copy against 4.5-14 s to fault in the copy-on-write mapping.
+(vineyard's shared memory gets no huge pages: pages.py says why): measured on this project's
+2-core VM for the 5.7 GB split at M=2000, 2.3-2.7 s for this copy against 4.5-14 s to fault in the
+copy-on-write mapping.
 
 The copy goes a stretch at a time, and each stretch's shared pages are unmapped from the process
 once copied (vineyard keeps the data): the process never holds the split twice, so its peak RSS is
