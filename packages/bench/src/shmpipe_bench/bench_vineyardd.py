@@ -1,10 +1,13 @@
 """The vineyardd the benchmark's vineyard variants run on: one per run, started before it, untimed
 (in a cluster it is already up), and stopped after it.
 
-One per run, because vineyardd keeps the memory it once used (its arena is one memfd that dlmalloc
-never hands back): on a 24 GiB machine at M=2000, the 7-8 GB a vineyard run left behind would sit
-beside the seed's 17 GB train step of the next NAS run. Stopping it after each run leaves every
-variant the same free memory.
+One per run, because vineyardd keeps the memory a run used after the run's objects are deleted: its
+arena is one memfd of the whole size, and a delete hands the blob back to dlmalloc but leaves its
+pages in the memfd unless the delete asks for `memory_trim` (then vineyardd madvises them away with
+MADV_REMOVE: v6d v0.24.2 src/server/memory/memory.cc, `BulkStoreBase::Delete`), which `cleanup`
+does not (tests/reliability/test_vineyard_memory.py). On a 24 GiB machine at M=2000, the 7-8 GB a
+vineyard run left behind would sit beside the seed's 17 GB train step of the next NAS run.
+Stopping it after each run leaves every variant the same free memory.
 
 Two configurations:
 - `plain`: as `vineyard-local` starts it; shared memory is faulted in as the steps first write it.
