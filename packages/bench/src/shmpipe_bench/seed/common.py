@@ -48,9 +48,11 @@ def frame_bytes(frame) -> int:
 def page_in(frame) -> None:
     """Map every page under the frame's columns in one call per column.
 
-    `vineyard.get` returns columns that are views of shared memory, faulted in page by page on
-    first use (inside `fit` or `predict`); the frames read from a pickle are resident already
-    and the calls find nothing to do. Done for both stores, so that compute is the same work.
+    `vineyard.get` returns columns that are views of shared memory (a block per column, each a
+    view of its tensor: v6d v0.24.2 python/vineyard/data/dataframe.py,
+    `pandas_dataframe_resolver`), faulted in page by page on first use (inside `fit` or
+    `predict`); the frames read from a pickle are resident already and the calls find nothing to
+    do. Done for both stores, so that compute is the same work.
     """
     columns = [frame] if frame.ndim == 1 else [frame[c] for c in frame.columns]
     for column in columns:
