@@ -7,13 +7,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from shmpipe_core.dataset import COLUMNS, raw_path
+from shmpipe_core import raw
+from shmpipe_core.dataset import COLUMNS, OUTLIER_COLUMN, ROWS_PER_MULTIPLIER, SEED, raw_path
+from shmpipe_core.store import open_store
 from shmpipe_core.synthetic import generate
 from shmpipe_preprocess.gather import CHUNK, gather_column
 from shmpipe_preprocess.split import split_in_table_order, split_sizes
 from sklearn.model_selection import train_test_split
 
 from tests.support.ci import require
+from tests.support.processes import assert_one_line_error, run_cli
 
 SEED_COLUMNS = Path(__file__).parents[3] / "shared" / "seed" / "housing-columns.csv"
 
@@ -64,3 +67,35 @@ def test_generate_is_deterministic_and_bounded():
         assert a[column.name].dtype == np.int64
         assert a[column.name].min() >= column.low
         assert a[column.name].max() < column.high_exclusive
+
+
+def _raw_keeping(data_dir, kept: int) -> dict[str, np.ndarray]:
+    """Rewrite the data dir's raw table so that only its first `kept` rows are not outliers."""
+    table = generate(1)
+    table[OUTLIER_COLUMN][:] = 4801  # just above the seed's `GrLivArea > 4800`
+    table[OUTLIER_COLUMN][:kept] = 4800  # kept: the rule is strictly above
+    path = raw_path(data_dir, 1)
+    path.unlink()  # a hard link to the shared table: write a file of this test's own
+    raw.write(path, ROWS_PER_MULTIPLIER, table.items())
+    return table
+
+
+@pytest.mark.parametrize("kept", [0, 1])
+def test_a_table_left_with_fewer_than_two_rows_is_refused(kept, data_dir):
+    """scikit-learn's train_test_split refuses 0 or 1 rows (an empty train set): so does
+    preprocess, in one line, and it publishes nothing (train would fail unexplained)."""
+    _raw_keeping(data_dir, kept)
+    result = run_cli("preprocess", "--sink", "nas", "--data-dir", data_dir, check=False)
+    assert_one_line_error(result, 1, f"keeps {kept} row(s)", "GrLivArea", "at least 2")
+    assert not (data_dir / "runs").exists() or not any((data_dir / "runs").rglob("*.arrow"))
+
+
+def test_two_rows_split_one_and_one_as_scikit_learn_does(data_dir):
+    table = _raw_keeping(data_dir, 2)
+    run_cli("preprocess", "--sink", "nas", "--data-dir", data_dir)
+    arrays, _ = open_store("nas", data_dir).read("default", ["y_train", "y_test"])
+    want_train, want_test = train_test_split(
+        table["SalePrice"][:2], test_size=0.2, random_state=SEED
+    )
+    np.testing.assert_array_equal(arrays["y_train"], want_train.astype(np.float64))
+    np.testing.assert_array_equal(arrays["y_test"], want_test.astype(np.float64))

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from shmpipe_core.manifest import checksum
 from shmpipe_core.vineyard_client import vineyard_c
 from shmpipe_core.vineyard_store import VineyardStore, _SealAs, tensor_meta
@@ -115,3 +116,92 @@ def test_vineyard_splits_missing_a_member_is_corrupt(data_dir, vineyard_socket):
     result = run_cli("train", "--source", "vineyard", *common, check=False)
     assert_one_line_error(result, 1, "memb/splits", "no member 'X_train'", "rerun preprocess")
     store.delete("memb")
+
+
+def test_nas_manifest_or_tensor_header_crafted_to_break_the_reader_is_one_line(data_dir):
+    """A manifest json cannot parse (nested too deep) and a tensor file whose header asks for
+    more memory than exists: each refused in one line, not an unexpected exception."""
+    common = ["--data-dir", data_dir, "--run-id", "craft"]
+    run_cli("preprocess", "--sink", "nas", *common)
+    split = data_dir / "runs" / "craft" / "splits"
+    manifest_text = (split / "manifest.json").read_text()
+    (split / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    result = run_cli("train", "--source", "nas", *common, check=False)
+    assert_one_line_error(result, 1, "manifest.json is corrupt", "rerun preprocess")
+    (split / "manifest.json").write_text(manifest_text)
+    path = split / json.loads(manifest_text)["files"]["y_train"]
+    content = bytearray(path.read_bytes())
+    # The message header's bodyLength (an int64 equal to the body's size): pyarrow allocates
+    # it before reading, and 2**62 bytes is more than any malloc gives.
+    at = content.find(_body_length(path))
+    assert at > 0
+    content[at : at + 8] = np.int64(2**62).tobytes()
+    path.write_bytes(bytes(content))
+    result = run_cli("train", "--source", "nas", *common, check=False)
+    assert_one_line_error(result, 1, f"cannot read {path}", "rerun preprocess")
+
+
+def _body_length(path) -> bytes:
+    """The int64 bytes of the tensor message's body length in the file at `path`."""
+    with pa.OSFile(str(path)) as f:
+        message = pa.ipc.read_message(f)
+    return np.int64(message.body.size).tobytes()
+
+
+def _forge_member(store, run_id: str, name: str, **fields) -> None:
+    """Rename `<run>/splits` to a copy whose member `name` is a tensor of the same blob with
+    its metadata `fields` replaced (as any client of the vineyardd could create one)."""
+    client = store.client
+    splits = client.get_object(client.get_name(f"{run_id}/splits"))
+    member = splits.member(name).meta
+    manifest = fields.pop("manifest_", splits.meta["manifest_"])
+    forged = tensor_meta(member.get_member("buffer_"), (1,), np.dtype(np.float64))
+    for key, value in fields.items():
+        forged[key] = value
+    forged = client.create_metadata(forged)
+    meta = vineyard_c().ObjectMeta()
+    meta["typename"] = "shmpipe::Splits"
+    meta["manifest_"] = manifest
+    for each in ("X_train", "X_test", "y_train", "y_test"):
+        meta.add_member(each, forged if each == name else splits.member(each).meta)
+    meta = client.create_metadata(meta)
+    client.persist(meta.id)
+    client.put_name(meta.id, f"{run_id}/splits")
+
+
+@pytest.mark.parametrize(
+    "fields, words",
+    [
+        ({"shape_": "[-2, 3]"}, ["shape [-2, 3]"]),
+        ({"shape_": "[0, -5]"}, ["shape [0, -5]"]),
+        ({"shape_": "[1.5]"}, ["shape [1.5]"]),
+        ({"shape_": "not json"}, ["no readable shape"]),
+        ({"value_type_meta_": "|O"}, ["of object"]),
+        ({"value_type_meta_": "no such type"}, ["no readable shape"]),
+    ],
+    ids=["negative", "zero-and-negative", "fraction", "not-json", "object", "bad-dtype"],
+)
+def test_vineyard_tensor_metadata_crafted_to_break_the_reader_is_one_line(
+    fields, words, data_dir, vineyard_socket
+):
+    common = ["--data-dir", data_dir, "--run-id", "crafted", "--vineyard-socket", vineyard_socket]
+    run_cli("preprocess", "--sink", "vineyard", *common)
+    store = VineyardStore.connect(vineyard_socket)
+    try:
+        _forge_member(store, "crafted", "y_train", **fields)
+        result = run_cli("train", "--source", "vineyard", *common, check=False)
+        assert_one_line_error(result, 1, "crafted/y_train", *words, "rerun preprocess")
+    finally:
+        store.delete("crafted")
+
+
+def test_vineyard_manifest_nested_too_deep_is_one_line(data_dir, vineyard_socket):
+    common = ["--data-dir", data_dir, "--run-id", "deep", "--vineyard-socket", vineyard_socket]
+    run_cli("preprocess", "--sink", "vineyard", *common)
+    store = VineyardStore.connect(vineyard_socket)
+    try:
+        _forge_member(store, "deep", "y_train", manifest_="[" * 100_000 + "]" * 100_000)
+        result = run_cli("train", "--source", "vineyard", *common, check=False)
+        assert_one_line_error(result, 1, "deep/splits's manifest is corrupt", "rerun preprocess")
+    finally:
+        store.delete("deep")

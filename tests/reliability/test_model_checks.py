@@ -33,8 +33,12 @@ def evaluate(common):
          ["other features"]),
         (lambda m: {k: v for k, v in m.items() if k != "intercept"}, ["intercept"]),
         (lambda m: {k: v for k, v in m.items() if k != "split_commit"}, ["which commit"]),
+        # JSON integers are unbounded: past float64's range they cannot become a coefficient.
+        (lambda m: {**m, "coef": [10**400] * len(m["coef"])}, ["beyond float64"]),
+        (lambda m: {**m, "intercept": -(10**400)}, ["beyond float64"]),
     ],
-    ids=["nan", "inf", "overflow", "nested", "short", "no-intercept", "no-commit"],
+    ids=["nan", "inf", "overflow", "nested", "short", "no-intercept", "no-commit", "huge-coef",
+         "huge-intercept"],
 )  # fmt: skip
 def test_evaluate_refuses_a_bad_model(change, words, trained):
     data_dir, common = trained
@@ -43,6 +47,14 @@ def test_evaluate_refuses_a_bad_model(change, words, trained):
     path.write_text(json.dumps(change(json.loads(path.read_text()))))
     result = evaluate(common)
     assert_one_line_error(result, 1, *words, "train")
+    assert not (data_dir / "runs" / "m" / "metrics.json").exists()
+
+
+def test_evaluate_refuses_a_model_nested_too_deep_to_parse(trained):
+    data_dir, common = trained
+    path = data_dir / "runs" / "m" / "model.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)  # valid JSON that json.loads gives up on
+    assert_one_line_error(evaluate(common), 1, "cannot read the model", "rerun the train step")
     assert not (data_dir / "runs" / "m" / "metrics.json").exists()
 
 

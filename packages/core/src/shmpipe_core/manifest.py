@@ -6,6 +6,7 @@ reading gigabytes, so a zero-copy load stays zero-copy; runs rather than single 
 each sample costs a page of a mapping touched for the first time (512 pages, not 4,096).
 """
 
+import json
 import re
 import uuid
 import zlib
@@ -46,6 +47,17 @@ def build(arrays: dict[str, np.ndarray], features: list[str], run_id: str) -> di
         "features": list(features),
         "arrays": {name: describe(a) for name, a in arrays.items()},
     }
+
+
+def parse(text, where: str):
+    """The manifest's JSON, or StepError: not text, not JSON, or nested too deep for json."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError) as e:  # ValueError: JSON and UTF-8 errors
+        raise StepError(
+            f"{where} is corrupt ({type(e).__name__}: {' '.join(str(e).split())[:100]}): "
+            "rerun preprocess to rewrite the split"
+        ) from None
 
 
 def check(manifest, where: str, names: list[str], files: bool = False) -> None:

@@ -60,7 +60,8 @@ def load(path: Path) -> dict:
     except FileNotFoundError:
         raise StepError(f"no model at {path}: run the train step for this run first") from None
     # UnicodeDecodeError: not text at all (a pickle, say), refused before anything parses it.
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    # RecursionError: arrays nested thousands deep, which json gives up on.
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise StepError(f"cannot read the model {path} ({e}): rerun the train step") from None
     if not isinstance(model, dict) or model.get("format") != FORMAT:
         raise StepError(f"{path} is not a {FORMAT} model: rerun the train step")
@@ -87,7 +88,12 @@ def check(model: dict, where: str) -> dict:
         raise bad(f"{len(coef)} coefficients for {len(features)} features")
     if not _number(model.get("intercept")):
         raise bad("'intercept' is not a number")
-    model["coef"] = np.asarray(coef, dtype=np.float64)
+    try:
+        # JSON integers have no bound: one past float64's range (10**400) overflows here.
+        model["coef"] = np.asarray(coef, dtype=np.float64)
+        model["intercept"] = float(model["intercept"])
+    except OverflowError:
+        raise bad("a coefficient or the intercept is beyond float64's range") from None
     if not (np.isfinite(model["coef"]).all() and np.isfinite(model["intercept"])):
         raise bad("its coefficients or intercept are not finite (NaN or infinite)")
     if not isinstance(model.get("split_commit"), str):

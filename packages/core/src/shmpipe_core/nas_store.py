@@ -142,8 +142,8 @@ class _Replaced(Exception):
 
 def _manifest_changed(directory: Path, manifest: dict) -> bool:
     try:
-        return json.loads((directory / MANIFEST).read_text()) != manifest
-    except (OSError, json.JSONDecodeError):
+        return json.loads((directory / MANIFEST).read_bytes()) != manifest
+    except (OSError, ValueError, RecursionError):
         return False
 
 
@@ -176,14 +176,13 @@ class NasStore:
     def _read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
         directory = splits_dir(self.data_dir, run_id)
         try:
-            manifest = json.loads((directory / MANIFEST).read_text())
+            text = (directory / MANIFEST).read_bytes()
         except FileNotFoundError:
             raise StepError(
                 f"no NAS split for run {run_id!r} in {directory}: run "
                 f"`preprocess --sink nas --run-id {run_id}` first (same --data-dir)"
             ) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise StepError(f"{directory / MANIFEST} is corrupt ({e}): rerun preprocess") from None
+        manifest = manifests.parse(text, str(directory / MANIFEST))
         manifests.check(manifest, str(directory / MANIFEST), names, files=True)
         arrays = {}
         for name in names:
@@ -195,7 +194,9 @@ class NasStore:
                 if (directory / MANIFEST).exists() and _manifest_changed(directory, manifest):
                     raise _Replaced from None
                 raise StepError(f"{path} is missing: rerun preprocess") from None
-            except (OSError, pa.ArrowInvalid) as e:
+            # ArrowException: also ArrowMemoryError, from a message header whose body length
+            # is past what malloc gives (the file is damaged; pyarrow allocates it up front).
+            except (OSError, pa.ArrowException) as e:
                 raise StepError(f"cannot read {path} ({e}): rerun preprocess") from None
             manifests.verify(manifest, name, array, str(path))
             arrays[name] = array

@@ -66,8 +66,15 @@ def tensor_array(obj) -> np.ndarray:
     meta = obj.meta
     if not meta["typename"].startswith("vineyard::Tensor<"):
         raise StepError(f"object {obj.id} is a {meta['typename']}, not a vineyard::Tensor")
-    shape = tuple(json.loads(meta["shape_"]))
-    dtype = np.dtype(meta.get("value_type_meta_") or meta["value_type_"])
+    # The fields come from whoever created the object (any client of this vineyardd): checked
+    # before numpy sees them, which would fail on them with its own errors.
+    try:
+        shape = tuple(json.loads(meta["shape_"]))
+        dtype = np.dtype(meta.get("value_type_meta_") or meta["value_type_"])
+    except (KeyError, TypeError, ValueError, RecursionError) as e:
+        raise StepError(f"tensor {obj.id} has no readable shape and dtype ({e})") from None
+    if not all(type(n) is int and n >= 0 for n in shape) or dtype.kind not in "biuf":
+        raise StepError(f"tensor {obj.id} has shape {list(shape)} of {dtype}, not numbers")
     count = math.prod(shape)
     if count == 0:
         return np.zeros(shape, dtype=dtype)
@@ -237,10 +244,7 @@ class VineyardStore:
     def read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
         splits = self._splits(run_id)
         where = f"{self.name(run_id, SPLITS)}'s manifest"
-        try:
-            manifest = json.loads(splits.meta["manifest_"])
-        except (KeyError, TypeError, json.JSONDecodeError) as e:
-            raise StepError(f"{where} is corrupt ({type(e).__name__}): rerun preprocess") from None
+        manifest = manifests.parse(splits.meta.get("manifest_"), where)
         manifests.check(manifest, where, names)
         arrays = {}
         for name in names:
@@ -251,7 +255,10 @@ class VineyardStore:
                     f"{self.name(run_id, SPLITS)} is corrupt (it has no member {name!r}): "
                     "rerun preprocess"
                 )
-            array = tensor_array(splits.member(name))
+            try:
+                array = tensor_array(splits.member(name))
+            except StepError as e:
+                raise StepError(f"{self.name(run_id, name)}: {e}; rerun preprocess") from None
             if manifest["arrays"][name].get("order") == "F":
                 array = array.T
             manifests.verify(manifest, name, array, self.name(run_id, name))

@@ -10,12 +10,13 @@ import numpy as np
 from shmpipe_core import progress
 from shmpipe_core.cli import add_multiplier, run, step_parser
 from shmpipe_core.dataset import FEATURES, OUTLIER_ABOVE, OUTLIER_COLUMN, SEED, TARGET
+from shmpipe_core.errors import StepError
 from shmpipe_core.metrics import StepMetrics
 from shmpipe_core.raw import RawTable
 from shmpipe_core.store import open_store
 
 from .gather import gather_column
-from .split import split_in_table_order
+from .split import split_in_table_order, split_sizes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +36,14 @@ def preprocess(args) -> dict:
         outlier = raw.column(OUTLIER_COLUMN)
         kept = np.flatnonzero(outlier <= OUTLIER_ABOVE)
         raw.release(outlier)
+    if min(split_sizes(len(kept))) == 0:
+        # scikit-learn's train_test_split refuses it too ("the resulting train set will be
+        # empty"); an empty split committed here would fail only in train, unexplained.
+        raise StepError(
+            f"raw data {raw.path} keeps {len(kept)} row(s) once houses with {OUTLIER_COLUMN} "
+            f"above {OUTLIER_ABOVE} are dropped: the 80/20 split needs at least 2 (one to train "
+            "on, one to test); rerun prepare-data with --force, or fix the raw table"
+        )
     with metrics.phase("connect"):
         store = open_store(args.sink, args.data_dir, args.vineyard_socket)
     metrics.bytes["raw"] = raw.nbytes
