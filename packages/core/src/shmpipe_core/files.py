@@ -1,10 +1,12 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes (a reader sees the old file or the new one, never half of one), and the
+bounded read of the small files steps hand each other."""
 
 import errno
 import json
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,6 +39,44 @@ def refuse_links(base: Path, path: Path) -> Path:
                 "(they would lead its writes and deletions outside it); remove the link"
             )
     return path
+
+
+def read_small_file(
+    path: Path, limit: int, bad: Callable[[str], Exception], follow_links: bool = True
+) -> str:
+    """The UTF-8 text of the regular file `path`, at most `limit` bytes, or `bad(reason)` raised.
+
+    For the small files a step reads (a config, a model, a manifest): whoever can write where
+    they lie could put a FIFO there, whose open would block the step forever, or a huge file (or a
+    link to /dev/zero), which read whole would fill memory. So the open does not block, anything
+    but a regular file is refused unread, and no more than `limit` + 1 bytes are ever read.
+    `follow_links=False` refuses a link in the last component too, for files inside the data dir
+    (see `refuse_links`). A missing file raises FileNotFoundError: callers say which step makes it.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        if e.errno == errno.ELOOP and not follow_links and os.path.islink(path):
+            raise bad("a symbolic link: shmpipe follows none inside the data dir") from None
+        raise bad(e.strerror or type(e).__name__) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise bad("not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise bad(e.strerror or type(e).__name__) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise bad(f"larger than {human(limit)}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad("not UTF-8 text") from None
 
 
 def _mount_point(path: Path) -> Path:

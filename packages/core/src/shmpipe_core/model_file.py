@@ -15,9 +15,13 @@ import numpy as np
 
 from .dataset import run_dir
 from .errors import StepError
-from .files import write_json
+from .files import read_small_file, write_json
 
 FORMAT = "shmpipe-linear-model/1"
+
+# A model is a few kB (one coefficient per feature, 45 of them, and their names): the cap is far
+# above any model train writes, and keeps a huge file (or a link to /dev/zero) from being read.
+MODEL_MAX_BYTES = 1 << 20
 
 
 def model_path(data_dir: Path, run_id: str) -> Path:
@@ -55,14 +59,20 @@ def save(
 
 
 def load(path: Path) -> dict:
+    def bad(what) -> StepError:
+        return StepError(f"cannot read the model {path} ({what}): rerun the train step")
+
     try:
-        model = json.loads(Path(path).read_text())
+        # Not text at all (a pickle, say) is refused before anything parses it; so are a FIFO,
+        # a link and a file past the cap.
+        text = read_small_file(path, MODEL_MAX_BYTES, bad, follow_links=False)
     except FileNotFoundError:
         raise StepError(f"no model at {path}: run the train step for this run first") from None
-    # UnicodeDecodeError: not text at all (a pickle, say), refused before anything parses it.
+    try:
+        model = json.loads(text)
     # RecursionError: arrays nested thousands deep, which json gives up on.
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise StepError(f"cannot read the model {path} ({e}): rerun the train step") from None
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise bad(e) from None
     if not isinstance(model, dict) or model.get("format") != FORMAT:
         raise StepError(f"{path} is not a {FORMAT} model: rerun the train step")
     return check(model, str(path))

@@ -30,11 +30,22 @@ from . import faults
 from . import manifest as manifests
 from .dataset import run_dir
 from .errors import StepError
-from .files import NO_SPACE, atomic_path, no_space, open_dir, refuse_links, write_json
+from .files import (
+    NO_SPACE,
+    atomic_path,
+    no_space,
+    open_dir,
+    read_small_file,
+    refuse_links,
+    write_json,
+)
 from .pages import populate_for_write
 
 MANIFEST = "manifest.json"
 LOCK = ".splits.lock"
+# A manifest names a handful of arrays (a few kB): the cap is far above any preprocess writes,
+# and keeps a huge file (or a link to /dev/zero) from being read whole.
+MANIFEST_MAX_BYTES = 1 << 20
 
 
 def splits_dir(data_dir: Path, run_id: str) -> Path:
@@ -140,10 +151,19 @@ class _Replaced(Exception):
     """The commit being read was replaced by a newer one."""
 
 
+def _read_manifest(directory: Path) -> str:
+    path = directory / MANIFEST
+
+    def bad(what: str) -> StepError:
+        return StepError(f"cannot read {path} ({what}): rerun preprocess to rewrite the split")
+
+    return read_small_file(path, MANIFEST_MAX_BYTES, bad, follow_links=False)
+
+
 def _manifest_changed(directory: Path, manifest: dict) -> bool:
     try:
-        return json.loads((directory / MANIFEST).read_bytes()) != manifest
-    except (OSError, ValueError, RecursionError):
+        return json.loads(_read_manifest(directory)) != manifest
+    except (OSError, StepError, ValueError, RecursionError):
         return False
 
 
@@ -176,7 +196,7 @@ class NasStore:
     def _read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
         directory = splits_dir(self.data_dir, run_id)
         try:
-            text = (directory / MANIFEST).read_bytes()
+            text = _read_manifest(directory)
         except FileNotFoundError:
             raise StepError(
                 f"no NAS split for run {run_id!r} in {directory}: run "

@@ -8,7 +8,6 @@
 """
 
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import yaml
 
 from . import embedded
 from .errors import StepError
-from .sizes import human
+from .files import read_small_file
 from .vineyard_client import answers, kind_of, try_connect
 
 FLUID_CONFIG_PATH = Path("/var/run/vineyard/vineyard-config.yaml")
@@ -53,30 +52,15 @@ def read_config(path: Path) -> str:
         )
 
     try:
-        # Non-blocking: a FIFO there must not hang the step; it is refused below.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        # The path is the user's choice: a link there is followed (to a regular file).
+        text = read_small_file(path, CONFIG_MAX_BYTES, bad)
     except FileNotFoundError:
         raise StepError(
             f"vineyard config {path} does not exist: check the Fluid dataset mount or "
             "VINEYARD_CONFIG"
         ) from None
-    except OSError as e:
-        raise bad(e.strerror or type(e).__name__) from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise bad("not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(CONFIG_MAX_BYTES + 1)
-    except OSError as e:
-        raise bad(e.strerror or type(e).__name__) from None
-    finally:
-        os.close(fd)
-    if len(data) > CONFIG_MAX_BYTES:
-        raise bad(f"larger than {human(CONFIG_MAX_BYTES)}")
-    try:
-        config = yaml.safe_load(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise bad("not UTF-8 text") from None
+        config = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise bad(f"not YAML: {str(e).splitlines()[0]}") from None
     section = config.get("Vineyard") if isinstance(config, dict) else None
