@@ -1,7 +1,7 @@
 """A step reads the small files other steps wrote into the data dir (the model, the NAS split's
 manifest) without trusting what lies there: a FIFO is refused without blocking, a file past the
 size cap is refused unread, and a link (to /dev/zero, say) is not followed; each in one line that
-names the step to rerun."""
+names the step to rerun. A FIFO in place of the raw table is refused too."""
 
 import os
 import resource
@@ -9,6 +9,7 @@ import shutil
 import subprocess
 
 import pytest
+from shmpipe_core.dataset import raw_path
 
 from tests.support.files import data_dir_with_raw
 from tests.support.processes import BIN, assert_one_line_error
@@ -41,11 +42,12 @@ def _limit_memory():  # were /dev/zero read whole, it would fill memory: fail at
     resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 
 
-def run_step(step: str, data_dir) -> subprocess.CompletedProcess:
-    """The step run to its end; a step still blocked after a generous minute fails the test."""
+def run_step(step: str, data_dir, *args: str) -> subprocess.CompletedProcess:
+    """The step run to its end; a step still blocked after two generous minutes fails the test."""
+    args = args or ("--source", "nas")
     try:
         return subprocess.run(
-            [str(BIN / step), "--source", "nas", "--data-dir", str(data_dir), "--run-id", "s"],
+            [str(BIN / step), *args, "--data-dir", str(data_dir), "--run-id", "s"],
             capture_output=True, text=True, timeout=120, preexec_fn=_limit_memory,
         )  # fmt: skip
     except subprocess.TimeoutExpired:  # subprocess.run has killed the step by now
@@ -96,3 +98,12 @@ def test_a_file_just_under_the_cap_is_still_read(name, step, fix, run_copy):
     path.write_text(text + " " * ((1 << 20) - len(text.encode())))
     result = run_step(step, run_copy)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_fifo_in_place_of_the_raw_table_is_refused_in_one_line(data_dir):
+    path = raw_path(data_dir, 1)
+    path.unlink()  # a hard link to the shared table: only this test's name goes
+    _fifo(path)
+    result = run_step("preprocess", data_dir, "--sink", "nas")
+    assert_one_line_error(result, 1, str(path), "not a regular file", "prepare-data")
+    assert not (data_dir / "runs" / "s" / "splits" / "manifest.json").exists()

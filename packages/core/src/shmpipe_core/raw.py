@@ -7,6 +7,7 @@ not the whole table.
 
 import mmap
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -85,12 +86,16 @@ class RawTable:
         self.path = raw_path(data_dir, multiplier)
         hint = f"run `prepare-data --multiplier {multiplier} --data-dir {data_dir}`"
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            # Non-blocking: a FIFO there must not hang the step; it is refused below. (A link
+            # is followed: where the table lies is the user's choice.)
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             raise StepError(f"raw data {self.path} does not exist: {hint} first") from None
         except OSError as e:
             raise StepError(f"cannot open raw data {self.path} ({e.strerror})") from None
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise StepError(f"raw data {self.path} is not a regular file: {hint} again")
             self._map = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
         except (OSError, ValueError) as e:
             raise StepError(f"cannot map raw data {self.path} ({e}): {hint} again") from None
