@@ -145,6 +145,7 @@ class VineyardWriter:
         )
         created = []  # what this commit made: deleted again if it does not complete
         renamed = {}  # name -> the object it named before (None: none), restored likewise
+        published = False
         pending = self.store.name(self.run_id, PENDING)
         try:
             splits = C.ObjectMeta()
@@ -174,33 +175,40 @@ class VineyardWriter:
                 renamed.setdefault(full, self.store.lookup(self.run_id, name))
                 client.put_name(meta.id, full)
             faults.point("vineyard-names")  # tensors named, the splits not yet
-        except BaseException:
+            # The switch readers see: one name, one atomic update. From here the commit is
+            # published, and a signal waits until the replaced commit is rotated. One that
+            # lands before the deferral holds still rolls the commit back.
             with signals_deferred():
-                self._roll_back(created, renamed)
+                published = True
+                self._publish(splits.id, previous, pending)
+        except BaseException:
+            if not published:
+                with signals_deferred():
+                    self._roll_back(created, renamed)
             raise
-        # The switch readers see: one name, one atomic update. From here the commit is
-        # published, and a signal waits until the replaced commit is rotated.
-        with signals_deferred():
-            older = None
-            if previous is not None:
-                # vineyardd frees a deleted object's memory even while a reader has it mapped,
-                # and the next allocation reuses it under that reader (tests/reliability/
-                # test_idempotence.py saw it). So the replaced commit stays, named, until the
-                # next commit replaces this one: a reader has one rerun's time to finish.
-                # Each object keeps a name at every step: `older` takes its second name before
-                # `PREVIOUS` leaves it, `previous` keeps `<run>/splits` until `PREVIOUS` has it.
-                older = self.store.lookup(self.run_id, PREVIOUS)
-                if older is not None and older != previous:
-                    client.put_name(older, self.store.name(self.run_id, OLDER))
-                client.put_name(previous, self.store.name(self.run_id, PREVIOUS))
-            client.put_name(splits.id, self.store.name(self.run_id, SPLITS))
-            faults.point("vineyard-switched")  # published, still named pending too
-            client.drop_name(pending)
-            if older is not None and older != previous:
-                faults.point("vineyard-older")  # the replaced commit rotated, older not deleted
-                self._delete(older)
-                client.drop_name(self.store.name(self.run_id, OLDER))
         return manifest
+
+    def _publish(self, splits_id, previous, pending: str) -> None:
+        client = self.store.client
+        older = None
+        if previous is not None:
+            # vineyardd frees a deleted object's memory even while a reader has it mapped,
+            # and the next allocation reuses it under that reader (tests/reliability/
+            # test_idempotence.py saw it). So the replaced commit stays, named, until the
+            # next commit replaces this one: a reader has one rerun's time to finish.
+            # Each object keeps a name at every step: `older` takes its second name before
+            # `PREVIOUS` leaves it, `previous` keeps `<run>/splits` until `PREVIOUS` has it.
+            older = self.store.lookup(self.run_id, PREVIOUS)
+            if older is not None and older != previous:
+                client.put_name(older, self.store.name(self.run_id, OLDER))
+            client.put_name(previous, self.store.name(self.run_id, PREVIOUS))
+        client.put_name(splits_id, self.store.name(self.run_id, SPLITS))
+        faults.point("vineyard-switched")  # published, still named pending too
+        client.drop_name(pending)
+        if older is not None and older != previous:
+            faults.point("vineyard-older")  # the replaced commit rotated, older not deleted
+            self._delete(older)
+            client.drop_name(self.store.name(self.run_id, OLDER))
 
     def sweep(self) -> None:
         """Free what a commit of this run killed after its first name left behind: its splits
