@@ -5,6 +5,7 @@ import re
 
 import pytest
 from shmpipe_core.dataset import raw_path
+from shmpipe_core.runs import list_runs
 
 from tests.support.processes import kill_at, last_json, run_cli
 from tests.support.reference import seed_mse
@@ -53,12 +54,17 @@ def test_a_rerun_killed_after_naming_leaves_no_memory_cleanup_cannot_free(
     used = memory_usage(socket)
     run_cli(*step)
     one = memory_usage(socket) - used  # one commit's memory
+    (listed,) = list_runs(data_dir, socket)
     # A second commit, so that the rerun killed has a replaced commit to keep and an older one
     # to delete (the windows where a commit could lose its name).
     run_cli(*step)
     expected = read("vineyard", data_dir, socket, "kr")
     kill_at(point, *step)
     assert read("vineyard", data_dir, socket, "kr") == expected  # one whole commit
+    # Listed once, holding three commits (the killed one's, the current, the replaced), each
+    # counted once whatever its names.
+    (run,) = list_runs(data_dir, socket)
+    assert run.run_id == "kr" and run.stores == ["vineyard"] and run.bytes == 3 * listed.bytes
     # The next commit frees what the killed one left: it holds its own and the replaced one.
     run_cli(*step)
     assert sorted(names(socket, "kr/*")) == sorted(
