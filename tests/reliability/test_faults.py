@@ -4,8 +4,11 @@ between steps."""
 import re
 
 import pytest
+from shmpipe_core.dataset import raw_path
+from shmpipe_core.runs import list_runs
 
-from tests.support.processes import kill_at, run_cli
+from tests.support.processes import kill_at, last_json, run_cli
+from tests.support.reference import seed_mse
 from tests.support.splits import read
 from tests.support.vineyard import memory_usage, names, start_vineyardd
 
@@ -37,6 +40,49 @@ def test_sigkill_during_save_leaves_no_partial_output(sink, point, data_dir, vin
     if sink == "nas":
         left = sorted(p.name for p in (data_dir / "runs" / "first" / "splits").iterdir())
         assert len(left) == 5 and "manifest.json" in left, left  # no temp or stale files
+
+
+@pytest.mark.parametrize("point", ["vineyard-pending", "vineyard-switched", "vineyard-older"])
+def test_a_rerun_killed_after_naming_leaves_no_memory_cleanup_cannot_free(
+    point, data_dir, vineyardd
+):
+    """From the commit's first name on, a SIGKILL leaves every object it made or replaced named:
+    the next commit frees what the killed one left, and cleanup frees all."""
+    socket, _ = vineyardd(size="64Mi")
+    common = ["--data-dir", data_dir, "--vineyard-socket", socket, "--run-id", "kr"]
+    step = ["preprocess", "--sink", "vineyard", *common]
+    used = memory_usage(socket)
+    run_cli(*step)
+    one = memory_usage(socket) - used  # one commit's memory
+    (listed,) = list_runs(data_dir, socket)
+    # A second commit, so that the rerun killed has a replaced commit to keep and an older one
+    # to delete (the windows where a commit could lose its name).
+    run_cli(*step)
+    expected = read("vineyard", data_dir, socket, "kr")
+    kill_at(point, *step)
+    assert read("vineyard", data_dir, socket, "kr") == expected  # one whole commit
+    # Listed once, holding three commits (the killed one's, the current, the replaced), each
+    # counted once whatever its names.
+    (run,) = list_runs(data_dir, socket)
+    assert run.run_id == "kr" and run.stores == ["vineyard"] and run.bytes == 3 * listed.bytes
+    # The next commit frees what the killed one left: it holds its own and the replaced one.
+    run_cli(*step)
+    assert sorted(names(socket, "kr/*")) == sorted(
+        f"kr/{n}" for n in ("X_train", "y_train", "X_test", "y_test", "splits", "splits.previous")
+    )  # fmt: skip
+    assert memory_usage(socket) == used + 2 * one
+    # Killed again, then cleaned up: nothing of the run is left, named or not.
+    kill_at(point, *step)
+    run_cli("cleanup", *common)
+    assert names(socket, "kr/*") == {}
+    assert memory_usage(socket) == used
+    # And the run works again from scratch, with the seed's MSE.
+    run_cli(*step)
+    run_cli(*step)
+    run_cli("train", "--source", "vineyard", *common)
+    mse = last_json(run_cli("evaluate", "--source", "vineyard", *common).stdout)["mse"]
+    expected_mse = seed_mse(raw_path(data_dir, 1))
+    assert abs(mse - expected_mse) / expected_mse < 1e-9, (mse, expected_mse)
 
 
 def test_out_of_memory_is_clear_and_touches_nothing_else(data_dir, vineyardd):

@@ -3,8 +3,10 @@ commit and no memory that cleanup cannot free; the step prints one line. A step 
 publishes nothing."""
 
 import signal
+import threading
 
 import pytest
+from shmpipe_core.signals import Interrupted, interruptible, signals_deferred
 
 from tests.support.processes import run_cli, stopped_at
 from tests.support.splits import read
@@ -55,3 +57,23 @@ def test_a_failed_preprocess_publishes_nothing(data_dir, vineyardd):
     assert result.returncode == 1
     assert names(socket) == {}
     assert memory_usage(socket) == 0
+
+
+def test_a_signal_another_thread_takes_waits_for_the_deferred_block():
+    """The deferral's mask holds a signal for the main thread only; one the kernel gives another
+    thread (a step has vineyard's and arrow's) still waits until the block is done."""
+    go = threading.Event()
+
+    def other():
+        go.wait()
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+    thread = threading.Thread(target=other)  # started before the mask: it takes the signal
+    thread.start()
+    ran = []
+    with pytest.raises(Interrupted), interruptible(), signals_deferred():
+        go.set()
+        thread.join()
+        for step in range(1000):  # Python runs a pending handler at calls like these
+            ran.append(abs(step))
+    assert len(ran) == 1000

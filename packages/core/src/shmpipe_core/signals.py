@@ -20,7 +20,18 @@ class Interrupted(KeyboardInterrupt):
         self.exit_code = 128 + signum
 
 
+# Inside `signals_deferred`: how deep, and the signals its mask did not hold.
+_deferring = 0
+_held: list[int] = []
+
+
 def _raise(signum, _frame):
+    if _deferring:
+        # The mask holds a signal for the main thread only: one the kernel gave another thread
+        # (vineyard's, arrow's) while the main one was past its last check, or one pending
+        # before the block began, reaches this handler inside the block all the same.
+        _held.append(signum)
+        return
     raise Interrupted(signum)
 
 
@@ -42,8 +53,15 @@ def interruptible():
 @contextmanager
 def signals_deferred():
     """Hold SIGINT and SIGTERM until the block is done: it runs whole, then the signal lands."""
+    global _deferring
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    _deferring += 1
     try:
         yield
     finally:
+        _deferring -= 1
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if not _deferring and _held:
+            signum = _held[0]
+            _held.clear()
+            raise Interrupted(signum)

@@ -31,6 +31,13 @@ from .vineyard_connect import connect
 SPLITS = "splits"
 # The commit a rerun replaced, kept until the next rerun (see VineyardWriter.commit).
 PREVIOUS = "splits.previous"
+# A commit's splits object from when it is persisted until `<run>/splits` names it, and the commit
+# `PREVIOUS` held until it is deleted: so a commit killed anywhere after its first name leaves
+# every object it made or replaced named, for the next commit (`VineyardWriter.sweep`) or
+# `cleanup` to free. Readers look up `<run>/splits` alone; these names start with `splits` so
+# that runs.py counts the memory they hold as the run's.
+PENDING = "splits.pending"
+OLDER = "splits.older"
 
 
 class _SealAs:
@@ -138,6 +145,8 @@ class VineyardWriter:
         )
         created = []  # what this commit made: deleted again if it does not complete
         renamed = {}  # name -> the object it named before (None: none), restored likewise
+        published = False
+        pending = self.store.name(self.run_id, PENDING)
         try:
             splits = C.ObjectMeta()
             splits["typename"] = "shmpipe::Splits"
@@ -157,46 +166,95 @@ class VineyardWriter:
             client.persist(splits.id)
             previous = self.store.lookup(self.run_id, SPLITS)
             faults.point("vineyard-commit")  # all objects created and persisted, none named yet
+            # From here a kill leaves the whole commit named (the splits object holds every
+            # object made): the next commit or cleanup deletes it.
+            client.put_name(splits.id, pending)
+            faults.point("vineyard-pending")
             for name, meta in tensors.items():
                 full = self.store.name(self.run_id, name)
                 renamed.setdefault(full, self.store.lookup(self.run_id, name))
                 client.put_name(meta.id, full)
             faults.point("vineyard-names")  # tensors named, the splits not yet
-        except BaseException:
+            # The switch readers see: one name, one atomic update. From here the commit is
+            # published, and a signal waits until the replaced commit is rotated. One that
+            # lands before the deferral holds still rolls the commit back.
             with signals_deferred():
-                self._roll_back(created, renamed)
+                published = True
+                self._publish(splits.id, previous, pending)
+        except BaseException:
+            if not published:
+                with signals_deferred():
+                    self._roll_back(created, renamed)
             raise
-        # The switch readers see: one name, one atomic update. From here the commit is
-        # published, and a signal waits until the replaced commit is rotated, so that no
-        # object is left unnamed (which cleanup could not find).
-        with signals_deferred():
-            client.put_name(splits.id, self.store.name(self.run_id, SPLITS))
-            if previous is not None:
-                # vineyardd frees a deleted object's memory even while a reader has it mapped,
-                # and the next allocation reuses it under that reader (tests/reliability/
-                # test_idempotence.py saw it). So the replaced commit stays, named, until the
-                # next commit replaces this one: a reader has one rerun's time to finish.
-                older = self.store.lookup(self.run_id, PREVIOUS)
-                client.put_name(previous, self.store.name(self.run_id, PREVIOUS))
-                if older is not None:
-                    client.delete(older, force=False, deep=True)
         return manifest
 
+    def _publish(self, splits_id, previous, pending: str) -> None:
+        client = self.store.client
+        older = None
+        if previous is not None:
+            # vineyardd frees a deleted object's memory even while a reader has it mapped,
+            # and the next allocation reuses it under that reader (tests/reliability/
+            # test_idempotence.py saw it). So the replaced commit stays, named, until the
+            # next commit replaces this one: a reader has one rerun's time to finish.
+            # Each object keeps a name at every step: `older` takes its second name before
+            # `PREVIOUS` leaves it, `previous` keeps `<run>/splits` until `PREVIOUS` has it.
+            older = self.store.lookup(self.run_id, PREVIOUS)
+            if older is not None and older != previous:
+                client.put_name(older, self.store.name(self.run_id, OLDER))
+            client.put_name(previous, self.store.name(self.run_id, PREVIOUS))
+        client.put_name(splits_id, self.store.name(self.run_id, SPLITS))
+        faults.point("vineyard-switched")  # published, still named pending too
+        client.drop_name(pending)
+        if older is not None and older != previous:
+            faults.point("vineyard-older")  # the replaced commit rotated, older not deleted
+            self._delete(older)
+            client.drop_name(self.store.name(self.run_id, OLDER))
+
+    def sweep(self) -> None:
+        """Free what a commit of this run killed after its first name left behind: its splits
+        object still named `PENDING` and not published (deleted deep: it holds all the commit
+        made), a commit named `OLDER` that is no longer named `<run>/splits` or `PREVIOUS`, and
+        names whose object is gone. Each is deleted before its name is dropped, so a kill here
+        too leaves it to the next sweep. Two writers of one run at once are not supported (no
+        lock): one's sweep would delete the other's commit in progress."""
+        client = self.store.client
+        current = self.store.lookup(self.run_id, SPLITS)
+        kept = {current, self.store.lookup(self.run_id, PREVIOUS)}
+        for name in (PENDING, OLDER):
+            object_id = self.store.lookup(self.run_id, name)
+            if object_id is None:
+                continue
+            if object_id not in kept:
+                self._delete(object_id)
+            client.drop_name(self.store.name(self.run_id, name))
+        for name, object_id in client.list_names(f"{self.run_id}/*", limit=1 << 20).items():
+            if not client.exists(object_id):
+                client.drop_name(name)
+
+    def _delete(self, object_id) -> None:
+        C = vineyard_c()
+        try:
+            self.store.client.delete(object_id, force=False, deep=True)
+        except C.ObjectNotExistsException:
+            pass  # deleted already, by a commit or cleanup killed before it dropped the name
+
     def _roll_back(self, created: list, renamed: dict) -> None:
-        """Undo an interrupted commit: the names it moved go back, what it made is freed."""
+        """Undo an interrupted commit: the names it moved go back, what it made is freed, and
+        then its `PENDING` name goes (not before: a kill in between leaves it for `sweep`)."""
         C = vineyard_c()
         client = self.store.client
         for full, before in renamed.items():
-            if before is None:
-                client.drop_name(full)
-            else:
-                client.put_name(before, full)
+            try:
+                if before is not None:
+                    client.put_name(before, full)
+                    continue
+            except C.ObjectNotExistsException:
+                pass  # the name was left dangling by a killed commit: dropped instead
+            client.drop_name(full)
         self.abort()
         for object_id in reversed(created):  # the splits first: deep, it takes its members
-            try:
-                client.delete(object_id, force=False, deep=True)
-            except C.ObjectNotExistsException:
-                pass
+            self._delete(object_id)
+        client.drop_name(self.store.name(self.run_id, PENDING))
 
     def abort(self) -> None:
         for builder, _, _ in self.builders.values():
@@ -231,7 +289,10 @@ class VineyardStore:
             return None
 
     def writer(self, run_id: str) -> VineyardWriter:
-        return VineyardWriter(self, run_id)
+        writer = VineyardWriter(self, run_id)
+        # Before the new commit allocates: what a killed one left is freed first.
+        writer.sweep()
+        return writer
 
     def read_array(self, name: str) -> np.ndarray:
         """Any vineyard Tensor by name, ours or a stock client's, zero-copy."""
