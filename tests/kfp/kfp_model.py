@@ -135,6 +135,13 @@ def _image(image: str, inputs: dict, where: str) -> str:
     return _lookup(inputs, tags[0], where)
 
 
+def _claim_input(parameter: str, inputs: dict, where: str) -> str:
+    """A claim name taken from one of the task's inputs."""
+    if parameter not in inputs:
+        raise ModelError(f"{where}: claim names unknown input {parameter}")
+    return _text(inputs[parameter])
+
+
 def claims(config: k8s_pb2.KubernetesExecutorConfig, inputs: dict, where: str) -> dict[str, str]:
     """Claim name -> mount path, the name resolved as the driver does (backend/src/v2/driver/
     k8s.go, makeVolumeMountPatch, KFP 2.17.0): from `pvcNameParameter` when it is set, and only
@@ -147,21 +154,13 @@ def claims(config: k8s_pb2.KubernetesExecutorConfig, inputs: dict, where: str) -
             if kind == "runtime_value" and spec.runtime_value.WhichOneof("value") == "constant":
                 name = spec.runtime_value.constant.string_value
             elif kind == "component_input_parameter":
-                if spec.component_input_parameter not in inputs:
-                    raise ModelError(
-                        f"{where}: claim names unknown input {spec.component_input_parameter}"
-                    )
-                name = _text(inputs[spec.component_input_parameter])
+                name = _claim_input(spec.component_input_parameter, inputs, where)
             else:
                 raise ModelError(f"{where}: claim name from {kind}: not in this model")
         elif mount.WhichOneof("pvc_reference") == "constant":
             name = mount.constant
         elif mount.WhichOneof("pvc_reference") == "component_input_parameter":
-            if mount.component_input_parameter not in inputs:
-                raise ModelError(
-                    f"{where}: claim names unknown input {mount.component_input_parameter}"
-                )
-            name = _text(inputs[mount.component_input_parameter])
+            name = _claim_input(mount.component_input_parameter, inputs, where)
         else:
             raise ModelError(f"{where}: claim name from a task output: not in this model")
         if not name or not mount.mount_path:
