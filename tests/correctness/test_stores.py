@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from shmpipe_core.errors import StepError
 from shmpipe_core.nas_store import NasStore
-from shmpipe_core.pages import drop_pages, populate_for_read
+from shmpipe_core.pages import drop_pages, populate_for_read, shared_mapping
 from shmpipe_core.private_copy import private_copy
 from shmpipe_core.vineyard_store import VineyardStore
 
@@ -144,11 +144,19 @@ def test_private_copy_of_a_vineyard_read_is_the_callers_own(vineyard_socket):
     store.delete("own")
 
 
-def test_private_copy_keeps_what_is_already_the_callers(tmp_path):
+def test_nas_reads_map_the_files_read_only(tmp_path):
     store = NasStore(tmp_path)
-    write(store, "nas-own", sample_arrays())
-    read = store.read("nas-own", ["X_train"])[0]["X_train"]
-    assert private_copy(read) is read
+    arrays = sample_arrays(rows=100_000)
+    write(store, "nas-mapped", arrays)
+    read = store.read("nas-mapped", ["X_train"])[0]["X_train"]
+    assert not read.flags.writeable
+    assert shared_mapping(read)
+    np.testing.assert_array_equal(read, arrays["X_train"])
+
+
+def test_private_copy_keeps_what_is_already_the_callers():
+    mine = np.arange(20.0).reshape(4, 5)
+    assert private_copy(mine) is mine
     strided = np.arange(20.0).reshape(4, 5)[:, ::2]
     strided.flags.writeable = False
     copy = private_copy(strided)

@@ -107,3 +107,15 @@ def test_a_fifo_in_place_of_the_raw_table_is_refused_in_one_line(data_dir):
     result = run_step("preprocess", data_dir, "--sink", "nas")
     assert_one_line_error(result, 1, str(path), "not a regular file", "prepare-data")
     assert not (data_dir / "runs" / "s" / "splits" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("make", [_fifo, _link_to_dev_zero], ids=["fifo", "link-to-dev-zero"])
+@pytest.mark.parametrize("step, name", [("train", "X_train"), ("evaluate", "X_test")])
+def test_a_special_file_in_place_of_a_split_array_is_refused_in_one_line(
+    step, name, make, run_copy
+):
+    (path,) = (run_copy / "runs" / "s" / "splits").glob(f"{name}.*.arrow")
+    path.unlink()
+    make(path)
+    result = run_step(step, run_copy)
+    assert_one_line_error(result, 1, str(path), "rerun preprocess")

@@ -6,14 +6,16 @@ the step started in the background to run beside its load (train's scikit-learn)
 Phases: `connect` (opening the store: for vineyard, loading its client and connecting, paid once
 per pod like start-up), `load` (reading inputs), `compute`, `save` (publishing outputs), and the
 store's own work around them: `allocate` (preprocess: the store's destination memory, faulted
-in), `private_copy` (train: making the split writable and its own), `page_in` (evaluate: mapping
-the split's pages in). `compute` is the same code for every store; anything a store makes a step
-do is one of the other phases. The handoff between steps is preprocess's allocate and save,
-train's load and private_copy, and evaluate's load and page_in.
+in), `page_in` (train, evaluate: mapping the split's pages in, and out again behind train's
+kernel), `private_copy` (train, only where it falls back to scikit-learn: a writable copy).
+`compute` is the same code for every store; anything a store makes a step do is one of the other
+phases. The handoff between steps is preprocess's allocate and save, train's load, page_in and
+private_copy, and evaluate's load and page_in.
 """
 
 import os
 import resource
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -45,6 +47,29 @@ def peak_rss_bytes() -> int:
     return maxrss_bytes(resource.getrusage(resource.RUSAGE_SELF))
 
 
+_private_peak = 0
+_sampling = threading.Lock()
+
+
+def private_bytes() -> int:
+    """This process's private (anonymous) resident memory now: RssAnon, without the mapped file
+    and shared pages that RSS counts too."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _sample_private_peak() -> None:
+    # The kernel keeps a high-water mark only for RSS as a whole (VmHWM), which counts a mapped
+    # split as if it were copied: private memory's peak is sampled.
+    global _private_peak
+    while True:
+        _private_peak = max(_private_peak, private_bytes())
+        time.sleep(0.01)
+
+
 @dataclass
 class StepMetrics:
     step: str
@@ -55,9 +80,13 @@ class StepMetrics:
     rows: dict[str, int] = field(default_factory=dict)
     bytes: dict[str, int] = field(default_factory=dict)
     peak_rss_bytes: int = 0
+    peak_private_bytes: int = 0
+    notes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def start(cls, step: str, store: str, run_id: str) -> "StepMetrics":
+        if _sampling.acquire(blocking=False):  # one sampler per process, held for its life
+            threading.Thread(target=_sample_private_peak, name="private-peak", daemon=True).start()
         return cls(step, store, run_id, startup_s=round(process_age_s(), 4))
 
     @contextmanager
@@ -84,6 +113,7 @@ class StepMetrics:
 
     def finish(self, data_dir: Path) -> dict:
         self.peak_rss_bytes = peak_rss_bytes()
+        self.peak_private_bytes = max(_private_peak, private_bytes())
         record = asdict(self)
         # Every component checked, not only the run's: a link at steps/ would lead the write out.
         path = run_dir(data_dir, self.run_id) / "steps" / f"{self.step}.json"

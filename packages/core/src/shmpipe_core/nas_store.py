@@ -18,7 +18,9 @@ Readers take no lock: they retry when the commit they read is replaced.
 import errno
 import fcntl
 import json
+import mmap
 import os
+import stat
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -147,6 +149,20 @@ def _remove_unlisted(fd: int, manifest: dict) -> None:
     os.fsync(fd)
 
 
+def _map_tensor(path: Path) -> np.ndarray:
+    """The tensor file at `path` mapped read-only, zero-copy: the page cache's pages, not a copy
+    in private memory. The open does not block (a FIFO put there would hang the step) and
+    anything but a regular file is refused."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        mapped = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+    finally:
+        os.close(fd)
+    return pa.ipc.read_tensor(pa.BufferReader(pa.py_buffer(mapped))).to_numpy()
+
+
 class _Replaced(Exception):
     """The commit being read was replaced by a newer one."""
 
@@ -180,7 +196,6 @@ class NasStore:
         return NasWriter(splits_dir(self.data_dir, run_id), run_id)
 
     def read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
-        # Read into fresh memory: the arrays are the caller's own, and writable.
         # A rerun deletes the files of the commit it replaces: a reader that read the old
         # manifest just before finds a file gone, and reads the new commit instead.
         for _ in range(3):
@@ -208,22 +223,22 @@ class NasStore:
         for name in names:
             path = directory / manifest["files"][name]
             try:
-                with pa.OSFile(str(path)) as f:
-                    array = pa.ipc.read_tensor(f).to_numpy()
+                array = _map_tensor(path)
             except FileNotFoundError:
                 if (directory / MANIFEST).exists() and _manifest_changed(directory, manifest):
                     raise _Replaced from None
                 raise StepError(f"{path} is missing: rerun preprocess") from None
             # ArrowException: also ArrowMemoryError, from a message header whose body length
             # is past what malloc gives (the file is damaged; pyarrow allocates it up front).
-            except (OSError, pa.ArrowException) as e:
+            except (OSError, ValueError, pa.ArrowException) as e:
                 raise StepError(f"cannot read {path} ({e}): rerun preprocess") from None
             manifests.verify(manifest, name, array, str(path))
             arrays[name] = array
         return arrays, manifest
 
     def verify_unchanged(self) -> None:
-        """Nothing to check: NAS arrays are read into this process's own memory."""
+        """Nothing to check: a published file is never written again, only unlinked, and a
+        mapping keeps an unlinked file's data."""
 
     def delete(self, run_id: str) -> list[str]:
         directory = splits_dir(self.data_dir, run_id)

@@ -58,3 +58,20 @@ def drop_pages(array: np.ndarray) -> None:
     """Unmap the pages wholly inside a mapped array from this process; a file mapping's data
     stays in the page cache and faults back in if read again."""
     _advise(array, mmap.MADV_DONTNEED, whole_pages_only=True)
+
+
+def shared_mapping(array: np.ndarray) -> bool:
+    """Whether all of an array's memory lies in shared mappings (a file's, or vineyard's memfd):
+    only there does `drop_pages` keep the data; on private memory it would zero it."""
+    begin, end = array.ctypes.data, array.ctypes.data + array.nbytes
+    with open("/proc/self/maps") as f:
+        for line in f:
+            span, perms = line.split(maxsplit=2)[:2]
+            low, high = (int(x, 16) for x in span.split("-"))
+            if low <= begin < high:
+                if perms[3] != "s":
+                    return False
+                if end <= high:
+                    return True
+                begin = high
+    return False
