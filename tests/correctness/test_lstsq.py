@@ -14,7 +14,8 @@ def _mse(X, y, coef, intercept):
 
 
 def test_kernel_gives_scikit_learns_mse_on_the_seeds_table(data_dir):
-    run_cli("preprocess", "--sink", "nas", "--multiplier", 1, "--data-dir", data_dir, "--run-id", "s")
+    where = ["--data-dir", data_dir, "--run-id", "s"]
+    run_cli("preprocess", "--sink", "nas", "--multiplier", 1, *where)
     arrays, _ = NasStore(data_dir).read("s", ["X_train", "y_train", "X_test", "y_test"])
     from sklearn.linear_model import LinearRegression
 

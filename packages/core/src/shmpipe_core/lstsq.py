@@ -1,4 +1,4 @@
-"""Ordinary least squares with intercept (what `LinearRegression()` fits), from arrays read in place.
+"""Ordinary least squares with intercept (what `LinearRegression()` fits), from arrays in place.
 
 One pass over the rows, a block at a time: each block is centred on its own means in a small
 buffer and its cross-products (features and target together) are merged into the running ones
