@@ -28,6 +28,7 @@ test: lint
 
 lint: sync
 	$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports
 
 bench: sync
 	$(UV) run --frozen pipeline-bench $(BENCH_ARGS)
