@@ -129,6 +129,21 @@ def test_store_work_is_booked_to_the_handoff_not_to_compute(bench_run):
     assert {"connect", "load", "page_in", "compute"} <= set(seed["train"])
 
 
+def test_fit_methods_are_timed_on_the_handed_over_arrays(bench_run):
+    _, results, out, _ = bench_run
+    for run in results["runs"]:
+        fits = run["fit_methods"]
+        if run["variant"] != "vineyard":
+            assert fits is None, run["variant"]
+            continue
+        # The kernel and scikit-learn fit the same model from the same arrays.
+        assert fits["coef_max_rel_diff"] < 1e-6 and fits["intercept_rel_diff"] < 1e-6
+        assert min(fits["kernel_s"], fits["sklearn_copy_s"], fits["sklearn_fit_s"]) > 0
+    vineyard = next(e for e in results["summary"] if e["variant"] == "vineyard")
+    assert {"fit_kernel_s", "fit_sklearn_s"} <= set(vineyard["median"])
+    assert "## Where train's gain comes from" in (out / "results.md").read_text()
+
+
 def test_variants_rotate_so_each_runs_first_in_turn():
     firsts = [order(repeat)[0].name for repeat in range(len(VARIANTS))]
     assert sorted(firsts) == sorted(NAMES)

@@ -44,7 +44,15 @@ from shmpipe_pipeline.steps import (
     run_step,
 )
 
-from . import bench_vineyardd, cold_cache, first_touch, machine_info, step_envs, targets
+from . import (
+    bench_vineyardd,
+    cold_cache,
+    first_touch,
+    fit_methods,
+    machine_info,
+    step_envs,
+    targets,
+)
 from .local_cluster import LocalCluster, fetch_throughput
 from .memcpy_floor import memcpy_seconds_in_child
 from .report import write_results
@@ -124,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=256,
         help="size of the two-node fetch measured at the end (two vineyardd sharing one etcd); "
         "0 skips it (default 256)",
+    )
+    parser.add_argument(
+        "--fit-methods-up-to",
+        type=int,
+        default=300,
+        help="after each vineyard run at this M or below, time train's fit and scikit-learn's "
+        "on the same handed-over arrays (default 300; 0 skips it)",
     )
     parser.add_argument("--note", default="", help="a line stored with the results (e.g. load)")
     add_debug(parser)
@@ -284,6 +299,7 @@ def one_run(
     raw_mode: str = "warm",
     commands: dict[str, str] | None = None,
     signals: SignalForwarding | None = None,
+    fit_methods_up_to: int = 0,
 ) -> dict:
     run_id = f"bench-{os.getpid()}-m{multiplier}-r{repeat}-{variant.name}"
     split_dir = None
@@ -303,6 +319,9 @@ def one_run(
                 steps = run_steps(spec, before_step=cold, signals=signals)
             records = {s.name: read_step_record(data_dir, run_id, s.name) for s in steps}
             mse = last_json(steps[-1].stdout).get("mse")
+            fits = None
+            if variant.name == "vineyard" and multiplier <= fit_methods_up_to:
+                fits = fit_methods.measure_in_child("vineyard", data_dir, run_id, sock)
             failed = False
         finally:
             # Delete the run's data whatever happened, so the next run finds memory and disk free.
@@ -334,6 +353,7 @@ def one_run(
         "handoff_bytes": sum(split_bytes),
         "memcpy_s": copies["floor_s"],
         "memcpy_fresh_s": copies["fresh_s"],
+        "fit_methods": fits,
         "cold_reads": cold.evicted,
         "caches_dropped_before": cold.dropped_all,
         "raw_cache": cold.raw_cache,
@@ -395,6 +415,7 @@ def _bench(args, stack: ExitStack) -> dict:
         "external": external,
         "drop_all": args.drop_caches,
         "raw_mode": args.raw,
+        "fit_methods_up_to": args.fit_methods_up_to,
     }
     runs: list[dict] = []
     total = len(multipliers) * args.repeats * len(VARIANTS)

@@ -95,6 +95,37 @@ def bar_parts(e: dict) -> list[tuple[str, str, float]]:
     return [(n, label, h * scale) for n, label, h in parts]
 
 
+def fit_gain(summary: list[dict]) -> list[str]:
+    """Train's gain over NAS split into the handoff's part and the fit method's part, from the
+    same runs: the handoff from the step records, the fit methods timed on vineyard's arrays."""
+    rows = []
+    for e in summary:
+        nas = entry(summary, "nas", e["multiplier"])
+        if e["variant"] != "vineyard" or "fit_kernel_s" not in e["median"] or nas is None:
+            continue
+        med = e["median"]
+        rows.append(
+            f"| {e['multiplier']} | {_range(nas, 'train.handoff_s')} | "
+            f"{_range(e, 'train.handoff_s')} | {_range(e, 'fit_sklearn_s')} | "
+            f"{_range(e, 'fit_kernel_s')} | {med['fit_sklearn_s'] / med['fit_kernel_s']:.1f}x |"
+        )
+    if not rows:
+        return []
+    return [
+        "",
+        "## Where train's gain comes from",
+        "",
+        "Handoff: train's load + private_copy + page_in, NAS (cold) against vineyard. Fit: after "
+        "each vineyard run, on the arrays vineyard handed over, scikit-learn's fit (a private "
+        "copy, then LinearRegression) against train's least-squares kernel (read in place).",
+        "",
+        "| M | train handoff NAS | train handoff vineyard | fit scikit-learn | fit kernel "
+        "| kernel gain |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+
+
 def markdown(results: dict) -> str:
     m, config, summary = results["machine"], results["config"], results["summary"]
     raw_mode = RAW_MODES[config.get("raw_table_before_preprocess")]
@@ -127,19 +158,21 @@ def markdown(results: dict) -> str:
         "## End to end",
         "",
         "| M | variant | e2e | x vineyard | handoff | train fit | train load | evaluate load "
-        "| memcpy | peak RSS GB (pre/train/eval) | MSE |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| memcpy | peak RSS GB (pre/train/eval) | peak private GB | MSE |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in summary:
         base = entry(summary, "vineyard", e["multiplier"])
         times = f"{e['median']['e2e_s'] / base['median']['e2e_s']:.2f}" if base is not None else "–"
         rss = "/".join(_gb(e["median"][f"{n}.peak_rss_bytes"]) for n in STEPS)
+        private = "/".join(_gb(e["median"][f"{n}.peak_private_bytes"]) for n in STEPS)
         lines.append(
             f"| {e['multiplier']} | {e['variant']} | {_range(e, 'e2e_s')} | {times} | "
             f"{_range(e, 'handoff_s')} | {_range(e, 'train_fit_s')} | "
             f"{_range(e, 'train_load_s')} | {_range(e, 'evaluate_load_s')} | "
-            f"{_s(e['median']['memcpy_s'])} | {rss} | {e['median']['mse']:.10g} |"
+            f"{_s(e['median']['memcpy_s'])} | {rss} | {private} | {e['median']['mse']:.10g} |"
         )
+    lines += fit_gain(summary)
     lines += ["", "## Scaling with M (medians)", "", *scaling.table(summary)]
     lines += [
         "",
@@ -150,8 +183,10 @@ def markdown(results: dict) -> str:
         "the store. allocate, private_copy, page_in: the store's work around compute (0 where a "
         "variant has no such phase). other = wall minus the phases (process exit).",
         "",
-        "| M | variant | step | wall | " + " | ".join(PHASES) + " | other | peak RSS GB |",
-        "|---|---|---|---|" + "---|" * len(PHASES) + "---|---|",
+        "| M | variant | step | wall | "
+        + " | ".join(PHASES)
+        + " | other | peak RSS GB | peak private GB |",
+        "|---|---|---|---|" + "---|" * len(PHASES) + "---|---|---|",
     ]
     for e in summary:
         for n in STEPS:
@@ -159,7 +194,8 @@ def markdown(results: dict) -> str:
             lines.append(
                 f"| {e['multiplier']} | {e['variant']} | {n} | {_range(e, f'{n}.wall_s')} | "
                 + " | ".join(_s(med[f"{n}.{p}_s"]) for p in PHASES)
-                + f" | {_s(med[f'{n}.other_s'])} | {_gb(med[f'{n}.peak_rss_bytes'])} |"
+                + f" | {_s(med[f'{n}.other_s'])} | {_gb(med[f'{n}.peak_rss_bytes'])} | "
+                + f"{_gb(med[f'{n}.peak_private_bytes'])} |"
             )
     lines += [
         "",

@@ -56,11 +56,17 @@ def run_metrics(run: dict) -> dict[str, float]:
         "evaluate_load_s": steps["evaluate"]["load_s"],
         "max_peak_rss_bytes": max(s["peak_rss_bytes"] for s in steps.values()),
     }
+    if run.get("fit_methods"):
+        fits = run["fit_methods"]
+        out["fit_kernel_s"] = fits["kernel_s"]
+        # What train did before its kernel: a private copy, then scikit-learn's fit.
+        out["fit_sklearn_s"] = fits["sklearn_copy_s"] + fits["sklearn_fit_s"]
     for name, step in steps.items():
         out[f"{name}.pod_startup_s"] = step["startup_s"] + step["connect_s"]
         out[f"{name}.wall_s"] = step["wall_s"]
         out[f"{name}.other_s"] = step["other_s"]
         out[f"{name}.peak_rss_bytes"] = step["peak_rss_bytes"]
+        out[f"{name}.peak_private_bytes"] = step.get("record", {}).get("peak_private_bytes", 0)
         for key in ("user_s", "system_s", "minor_faults", "major_faults"):
             out[f"{name}.{key}"] = step.get(key, 0)
         for phase in PHASES:
