@@ -2,7 +2,7 @@
 between steps is pickle, and the model file cannot run code when it is loaded. The embedded
 vineyardd's privacy (no TCP port, 0700 socket directory) is held by
 tests/reliability/test_embedded.py::test_start_reuse_stop; images, Pod Security "restricted" and
-RBAC by tests/containers and tests/workflows (see the README's Guarantees)."""
+RBAC by tests/containers and tests/workflows (tests/README.md, Guarantees)."""
 
 import json
 import pickle

@@ -1,6 +1,6 @@
 """What vineyardd 0.24.2 does with its memory, as the project's docs say: the pages of a deleted
 object stay in its memfd (why the benchmark starts one vineyardd per run), and what a client that
-dies allocated stays used (README, "Limits")."""
+dies allocated stays used (tests/README.md, Limits)."""
 
 import os
 import signal
