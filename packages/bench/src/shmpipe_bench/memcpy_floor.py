@@ -1,14 +1,6 @@
-"""The physical floor of a handoff: one in-memory copy of the bytes the handoff moves.
-
-A handoff through shared memory cannot beat writing the split once; reading it zero-copy is free.
-So one copy of the split's bytes, from memory to memory, is what a perfect handoff costs on this
-machine. Timed in the same run as the pipelines, so machine load affects both alike.
-
-The floor copies into a pre-faulted destination. For context we also time the same copy into
-freshly allocated memory (`fresh_s`): that is what a step pays when it copies a split into a new
-array, page faults included, and on machines without transparent huge pages it can cost many times
-the floor.
-"""
+"""The physical floor of a handoff: one in-memory copy of the split's bytes, into pre-faulted
+memory (`floor_s`) and, for context, into fresh memory (`fresh_s`, page faults included), timed
+in the same run as the pipelines."""
 
 import json
 import subprocess

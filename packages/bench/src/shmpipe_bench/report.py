@@ -178,8 +178,7 @@ def markdown(results: dict) -> str:
         "",
         "## Steps: wall time and phases",
         "",
-        "startup = process start to the step's main (interpreter, imports), plus our train's "
-        "wait for scikit-learn, which imports beside its load; connect = opening "
+        "startup = process start to the step's main (interpreter, imports); connect = opening "
         "the store. allocate, private_copy, page_in: the store's work around compute (0 where a "
         "variant has no such phase). other = wall minus the phases (process exit).",
         "",

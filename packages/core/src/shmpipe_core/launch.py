@@ -1,16 +1,7 @@
-"""What every console script runs first: Ctrl-C while the command's modules still import.
-
-numpy, pyarrow, scikit-learn and vineyard take seconds to import, and a SIGINT then would print a
-traceback from deep inside them, before the command's own handling (`cli.run`) exists. Each console
-script therefore points at a tiny entry module (`entry.py` beside the command) that imports only
-this one, and imports the command itself here, inside the handler.
-
-A command that returns is done: everything it writes is written and closed, and its last line is
-printed. What is left is the interpreter's teardown of numpy, scipy, scikit-learn and pandas, about
-0.55 s of train's wall time on this project's 2-core VM (0.04 s without it), paid by every step
-of every run. `launch` flushes the output and ends the process there; an error leaves through
-`SystemExit` and the normal teardown, as before.
-"""
+"""What every console script runs first (through the `entry.py` beside its command): the
+command's heavy imports happen here, so Ctrl-C during them is one line, not a traceback; and a
+command that returned ends at once, skipping the interpreter's teardown of numpy and scipy
+(half a second of every train pod)."""
 
 import importlib
 import os
@@ -18,13 +9,11 @@ import sys
 
 
 def launch(module: str) -> int:
-    """Import `module` and run its `main()`; Ctrl-C before that returns handles it: one line,
-    exit 130, as a shell reports SIGINT."""
+    """Import `module` and run its `main()`; Ctrl-C meanwhile: one line, exit 130."""
     try:
         code = importlib.import_module(module).main()
     except KeyboardInterrupt:
-        # `cli.run` answers an interrupt with SystemExit, never lets it out: this is one that
-        # came before (imports, building the parser), when there was nothing to undo.
+        # `cli.run` handles interrupts once it runs: this one came before, with nothing to undo.
         sys.stderr.write(f"{os.path.basename(sys.argv[0])}: interrupted\n")
         return 130
     try:

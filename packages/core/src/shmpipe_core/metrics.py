@@ -90,16 +90,6 @@ class StepMetrics:
         return cls(step, store, run_id, startup_s=round(process_age_s(), 4))
 
     @contextmanager
-    def startup_wait(self):
-        """Waiting for an import the step started in the background (shmpipe_core.early_import):
-        start-up, as the imports before main are; what ran beside it is in its own phases."""
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.startup_s = round(self.startup_s + time.perf_counter() - t0, 4)
-
-    @contextmanager
     def phase(self, name: str):
         t0 = time.perf_counter()
         try:

@@ -1,21 +1,9 @@
-"""Faulting memory in by the range instead of by the page.
+"""Faulting a mapped array's pages in, or out, by the range instead of by the page.
 
-Writing fresh shared memory page by page costs one page fault per 4 KiB, and vineyard's memfd gets
-no huge pages (vineyardd creates it without MFD_HUGETLB, v6d v0.24.2 src/server/memory/malloc.cc,
-`memfd_create_compat`, and the kernel gives shared memory none while
-/sys/kernel/mm/transparent_hugepage/shmem_enabled is "never", its default): measured in this
-project's 2-core VM, 5.7 s per GiB of fresh vineyard memory filled by plain writes, 1.9 s with one
-MADV_POPULATE_WRITE first (Linux 5.14+), 0.1 s once vineyardd reuses memory it had before. On older
-kernels the call fails and pages fault in as they are written, as before.
-
-Where vineyardd already holds the pages (Fluid's vineyardd reserves its whole arena at start:
-`--reserve_memory` maps it with MAP_POPULATE, malloc.cc `mmap_buffer`), MADV_POPULATE_READ maps
-them faster still: a read fault on shared memory also maps the pages around it that are present
-(the kernel's fault-around, 64 KiB by default), and a shared memfd mapping keeps no dirty
-accounting, so those pages are mapped writable and the writes that follow fault no more. Measured
-on the same VM for 2 GiB of a reserved arena: 0.30 s and 32,768 faults for reading, 0.86 s and
-524,288 faults for writing, the fill after either 0.2 s without a fault. On memory vineyardd has
-not touched yet both take one fault per page and cost the same.
+vineyard's shared memory gets no huge pages, so a fill faults once per 4 KiB; one madvise per
+range is three times faster, and on an arena vineyardd already holds, a read-populate maps it
+writable with a sixteenth of the faults (bench/README.md, "What our steps do"). Kernels before
+5.14 refuse the call and pages fault in as they are touched.
 """
 
 import ctypes

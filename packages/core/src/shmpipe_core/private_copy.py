@@ -1,16 +1,7 @@
-"""A step's own, writable copy of an array a store handed it read-only (vineyard's shared memory).
-
-scikit-learn centres X in place when it may (`copy_X=False`) and copies any read-only input first
-(X or y). Train makes those copies itself, as a phase of its own (the store's doing, part of the
-handoff), into fresh private memory, which numpy asks the kernel to back with transparent huge
-pages. A copy-on-write mapping of vineyard's memfd instead takes its private pages 4 KiB at a time
-(vineyard's shared memory gets no huge pages: pages.py says why): measured on this project's
-2-core VM for the 5.7 GB split at M=2000, 2.3-2.7 s for this copy against 4.5-14 s to fault in the
-copy-on-write mapping.
-
-The copy goes a stretch at a time, and each stretch's shared pages are unmapped from the process
-once copied (vineyard keeps the data): the process never holds the split twice, so its peak RSS is
-that of the copy alone, as for NAS, which reads the split into private memory.
+"""A step's own, writable copy of an array a store handed it read-only, for train's scikit-learn
+fallback, which centres X in place: fresh private memory (huge pages where the kernel gives them),
+copied a stretch at a time with the shared pages unmapped behind it, so the process never holds
+the split twice.
 """
 
 import numpy as np
@@ -22,9 +13,7 @@ STRETCH = 64 << 20
 
 
 def private_copy(array: np.ndarray) -> np.ndarray:
-    """`array` itself where it is writable (a store hands out writable arrays only when they
-    are the caller's own); else a writable copy in fresh memory, in the same memory order, with
-    the source's pages unmapped from this process as they are copied."""
+    """`array` itself where writable (the caller's own); else a copy in the same memory order."""
     if array.flags.writeable:
         return array
     if not (array.flags.c_contiguous or array.flags.f_contiguous):

@@ -1,13 +1,5 @@
 """A run's model.json as a fitted scikit-learn LinearRegression, for use outside the pipeline.
-
-    from shmpipe_core.sklearn_model import load_linear_regression
-    model = load_linear_regression("data/runs/<run-id>/model.json")
-    model.predict(X)  # X: rows x the 45 features, in model.feature_names_in_ order
-
-It lives in core, beside the model file's format, so that anyone with the model file and core can
-use it; scikit-learn is imported on call, because core (and every step image but train's) does not
-depend on it: install scikit-learn where this is used.
-"""
+scikit-learn is imported on call: only train's image carries it."""
 
 from pathlib import Path
 
@@ -18,9 +10,7 @@ from .errors import StepError
 
 
 def load_linear_regression(path: Path | str):
-    """The model at `path` (a model.json written by the train step) as a fitted
-    `sklearn.linear_model.LinearRegression`: coef_, intercept_, n_features_in_ and
-    feature_names_in_ set, so `predict` gives what the trained estimator gave."""
+    """The model.json at `path` as a fitted `LinearRegression` that predicts as trained."""
     try:
         from sklearn.linear_model import LinearRegression
     except ImportError:

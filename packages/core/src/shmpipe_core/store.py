@@ -1,8 +1,5 @@
-"""One small interface over the two ways steps hand data to each other.
-
-A step asks its store for destination arrays, fills them in place, and commits: the arrays and their
-manifest become visible together, atomically, or not at all. Readers get the arrays of one commit.
-"""
+"""One small interface over the two ways steps hand data to each other: a writer's arrays and
+manifest become visible together at commit, or not at all; readers get one commit's arrays."""
 
 from pathlib import Path
 from typing import Protocol
@@ -17,8 +14,7 @@ class SplitWriter(Protocol):
         """A float64 destination array; fill it in place before `commit`."""
 
     def fault_in(self) -> None:
-        """Fault in every allocated array's memory at once, instead of page by page as the
-        fill first writes it."""
+        """Fault in every allocated array's memory at once, not page by page."""
 
     def commit(self, features: list[str]) -> dict:
         """Publish every allocated array and the manifest at once; returns the manifest."""
@@ -33,16 +29,10 @@ class Store(Protocol):
     def writer(self, run_id: str) -> SplitWriter: ...
 
     def read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
-        """The named arrays of the run's latest commit, checked against its manifest.
-
-        An array is writable only where it is the caller's own (NAS reads into private memory);
-        shared memory comes read-only (`private_copy` makes a writable copy of it).
-        """
+        """The named arrays of the run's latest commit, checked; read-only where mapped."""
 
     def verify_unchanged(self) -> None:
-        """After use, before publishing anything: the arrays `read` handed out still match
-        their manifests (StepError if not). Memory shared with the store can change under a
-        reader; a step checks this before it writes its results."""
+        """StepError unless the arrays `read` handed out still match their manifests."""
 
     def delete(self, run_id: str) -> list[str]:
         """Delete the run's intermediates; returns what was deleted."""

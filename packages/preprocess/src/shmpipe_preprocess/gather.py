@@ -1,13 +1,8 @@
-"""Filling a split straight into its destination, one raw column at a time.
-
-The split's rows are ascending (see split.py), so taking them from a column reads it nearly in
-sequence, and the values land in sequence.
-"""
+"""Filling a split straight into its destination, one raw column at a time."""
 
 import numpy as np
 
-# Rows per chunk: the int64 staging buffer (2 MiB) stays in cache between take and cast, and
-# each numpy call is long enough to run without the GIL beside the other threads.
+# Rows per chunk: the staging buffer stays in cache; each call runs long without the GIL.
 CHUNK = 1 << 18
 
 
