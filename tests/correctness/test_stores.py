@@ -7,6 +7,7 @@ import resource
 import numpy as np
 import pytest
 from shmpipe_core.errors import StepError
+from shmpipe_core.metrics import StepMetrics
 from shmpipe_core.nas_store import NasStore
 from shmpipe_core.pages import drop_pages, populate_for_read, shared_mapping
 from shmpipe_core.private_copy import private_copy
@@ -108,6 +109,47 @@ def test_aborted_write_publishes_nothing(store, request):
     writer.abort()
     with pytest.raises(StepError):
         store.read(run_id, ["X_train"])
+
+
+def test_a_writer_commits_on_a_clean_exit_and_aborts_on_an_error(store, request, tmp_path):
+    run_id = f"cm-{request.node.callspec.id}"
+    metrics = StepMetrics.start("preprocess", store.kind, run_id)
+    with pytest.raises(RuntimeError), store.writer(run_id, FEATURES, metrics) as split:
+        split.allocate_all({"X_train": ((10, 3), "F")})["X_train"][...] = 1.0
+        raise RuntimeError("the fill failed")
+    with pytest.raises(StepError):
+        store.read(run_id, ["X_train"])  # nothing of the failed write is visible
+    arrays = sample_arrays(10)
+    with store.writer(run_id, FEATURES, metrics) as split:
+        out = split.allocate_all({"X_train": ((10, 3), "F"), "y_train": ((10,), "C")})
+        for name, value in arrays.items():
+            out[name][...] = value
+    assert {"allocate", "save"} <= set(metrics.phases)
+    got, manifest = store.read(run_id, list(arrays))
+    assert manifest["features"] == FEATURES
+    np.testing.assert_array_equal(got["X_train"], arrays["X_train"])
+    store.delete(run_id)
+
+
+@pytest.mark.parametrize("hand_out", ["mapped", "resident", "writable"])
+def test_read_hands_out_what_the_step_asks_for_and_books_it(store, request, hand_out):
+    run_id = f"ho-{request.node.callspec.id}"
+    arrays = sample_arrays()
+    write(store, run_id, arrays)
+    metrics = StepMetrics.start("train", store.kind, run_id)
+    got, _ = store.read(run_id, list(arrays), metrics, hand_out)
+    for name, value in arrays.items():
+        np.testing.assert_array_equal(got[name], value)
+        assert got[name].flags.writeable == (hand_out == "writable")
+        assert metrics.bytes[name] == value.nbytes
+    assert "load" in metrics.phases
+    assert ("page_in" in metrics.phases) == (hand_out == "resident")
+    assert ("private_copy" in metrics.phases) == (hand_out == "writable")
+    if hand_out == "writable":
+        assert metrics.bytes["private_copy"] == sum(a.nbytes for a in arrays.values())
+        got["X_train"][0, 0] = -1.0  # the step's own: the store's copy is untouched
+        assert store.read(run_id, ["X_train"])[0]["X_train"][0, 0] == arrays["X_train"][0, 0]
+    store.delete(run_id)
 
 
 def _mapped_bytes(array):

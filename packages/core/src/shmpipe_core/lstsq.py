@@ -7,11 +7,11 @@ several processes merge exactly. The normal equations are then solved by Cholesk
 matrix scaled to unit diagonal; `solve` refuses where that loses digits (see COND_LIMIT).
 """
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 
+from .metrics import booked
 from .pages import drop_pages, populate_for_read, shared_mapping
 
 # Rows per block: 16,384 rows of 46 float64 (6 MB) keep the per-block Python cost small against
@@ -66,10 +66,10 @@ def moments(X: np.ndarray, y: np.ndarray, phases=None) -> Moments:
     drop = shared_mapping(X) and shared_mapping(y)
     for begin in range(0, rows, DROP_ROWS):
         end = min(rows, begin + DROP_ROWS)
-        with _phase(phases, "page_in"):
+        with booked(phases, "page_in"):
             _pages(populate_for_read, X, y, begin, end)
         # NaN or infinity in the input only makes the moments non-finite, which `solve` refuses.
-        with _phase(phases, "compute"), np.errstate(all="ignore"):
+        with booked(phases, "compute"), np.errstate(all="ignore"):
             for start in range(begin, end, BLOCK_ROWS):
                 stop = min(end, start + BLOCK_ROWS)
                 block = buffer[: stop - start]
@@ -79,13 +79,9 @@ def moments(X: np.ndarray, y: np.ndarray, phases=None) -> Moments:
                 block -= mean
                 total = total.merge(Moments(stop - start, mean, block.T @ block))
         if drop:
-            with _phase(phases, "page_in"):
+            with booked(phases, "page_in"):
                 _pages(drop_pages, X, y, begin, end)
     return total
-
-
-def _phase(phases, name: str):
-    return nullcontext() if phases is None else phases.phase(name)
 
 
 def _pages(advise, X: np.ndarray, y: np.ndarray, start: int, stop: int) -> None:

@@ -1,7 +1,6 @@
 """What a step measures about itself: start-up, per-phase seconds, rows, bytes, peak memory.
 
-Start-up is process start to the step's main (interpreter, imports), plus any wait for an import
-the step started in the background to run beside its load (train's scikit-learn).
+Start-up is process start to the step's main (interpreter, imports).
 
 Phases: `connect` (opening the store: for vineyard, loading its client and connecting, paid once
 per pod like start-up), `load` (reading inputs), `compute`, `save` (publishing outputs), and the
@@ -17,12 +16,17 @@ import os
 import resource
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .dataset import run_dir
 from .files import refuse_links, write_json
+
+
+def booked(metrics, phase: str):
+    """`metrics.phase(phase)`, or nothing where no metrics are kept."""
+    return nullcontext() if metrics is None else metrics.phase(phase)
 
 
 def process_age_s() -> float:

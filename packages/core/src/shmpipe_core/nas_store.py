@@ -42,6 +42,7 @@ from .files import (
     write_json,
 )
 from .pages import populate_for_write
+from .store import SplitWriter, Store
 
 MANIFEST = "manifest.json"
 LOCK = ".splits.lock"
@@ -79,7 +80,7 @@ def run_lock(directory: Path, create: bool):
         os.close(fd)
 
 
-class NasWriter:
+class NasWriter(SplitWriter):
     def __init__(self, directory: Path, run_id: str):
         self.directory = directory
         self.run_id = run_id
@@ -183,7 +184,7 @@ def _manifest_changed(directory: Path, manifest: dict) -> bool:
         return False
 
 
-class NasStore:
+class NasStore(Store):
     kind = "nas"
 
     def __init__(self, data_dir: Path):
@@ -192,15 +193,15 @@ class NasStore:
     def location(self, run_id: str) -> str:
         return str(splits_dir(self.data_dir, run_id))
 
-    def writer(self, run_id: str) -> NasWriter:
+    def _writer(self, run_id: str) -> NasWriter:
         return NasWriter(splits_dir(self.data_dir, run_id), run_id)
 
-    def read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
+    def _read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
         # A rerun deletes the files of the commit it replaces: a reader that read the old
         # manifest just before finds a file gone, and reads the new commit instead.
         for _ in range(3):
             try:
-                return self._read(run_id, names)
+                return self._read_once(run_id, names)
             except _Replaced:
                 continue
         raise StepError(
@@ -208,7 +209,7 @@ class NasStore:
             "progress): rerun this step when it is done"
         )
 
-    def _read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
+    def _read_once(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
         directory = splits_dir(self.data_dir, run_id)
         try:
             text = _read_manifest(directory)

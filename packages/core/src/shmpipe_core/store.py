@@ -2,43 +2,113 @@
 manifest become visible together at commit, or not at all; readers get one commit's arrays."""
 
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
+
+from .metrics import booked
+from .pages import populate_for_read
+from .private_copy import private_copy
 
 STORES = ("nas", "vineyard")
 
 
-class SplitWriter(Protocol):
+# What `read` hands a step: the arrays as the store maps them (read-only; the caller pages them in
+# as it goes), paged in at once, or the step's own writable copies.
+HAND_OUTS = ("mapped", "resident", "writable")
+
+
+class SplitWriter:
+    """A store's writer. Used as a context manager, it commits `features` on a clean exit and
+    aborts on an error: nothing of a failed step becomes visible."""
+
+    features: list[str] = []
+    metrics = None
+
     def allocate(self, name: str, shape: tuple[int, ...], order: str = "C") -> np.ndarray:
         """A float64 destination array; fill it in place before `commit`."""
+        raise NotImplementedError
 
     def fault_in(self) -> None:
         """Fault in every allocated array's memory at once, not page by page."""
 
     def commit(self, features: list[str]) -> dict:
         """Publish every allocated array and the manifest at once; returns the manifest."""
+        raise NotImplementedError
 
     def abort(self) -> None:
         """Drop what was allocated; nothing becomes visible."""
 
+    def allocate_all(self, shapes: dict[str, tuple[tuple[int, ...], str]]) -> dict:
+        """Destinations for {name: (shape, order)}, faulted in: the `allocate` phase."""
+        with booked(self.metrics, "allocate"):
+            out = {
+                name: self.allocate(name, shape, order) for name, (shape, order) in shapes.items()
+            }
+            self.fault_in()
+        for name, array in out.items():
+            if self.metrics is not None:
+                self.metrics.count(name, array)
+        return out
 
-class Store(Protocol):
+    def __enter__(self) -> "SplitWriter":
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is not None:
+            self.abort()
+            return
+        with booked(self.metrics, "save"):
+            self.commit(self.features)
+
+
+class Store:
     kind: str
 
-    def writer(self, run_id: str) -> SplitWriter: ...
+    def writer(self, run_id: str, features=(), metrics=None) -> SplitWriter:
+        writer = self._writer(run_id)
+        writer.features, writer.metrics = list(features), metrics
+        return writer
 
-    def read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
-        """The named arrays of the run's latest commit, checked; read-only where mapped."""
+    def read(
+        self, run_id: str, names: list[str], metrics=None, hand_out: str = "mapped"
+    ) -> tuple[dict[str, np.ndarray], dict]:
+        """The named arrays of the run's latest commit, checked against its manifest, handed out
+        as `hand_out` says (HAND_OUTS), each phase booked in `metrics`."""
+        with booked(metrics, "load"):
+            arrays, manifest = self._read(run_id, names)
+        if hand_out == "resident":
+            with booked(metrics, "page_in"):
+                for array in arrays.values():
+                    populate_for_read(array)
+        elif hand_out == "writable":
+            with booked(metrics, "private_copy"):
+                own = {name: private_copy(array) for name, array in arrays.items()}
+            if metrics is not None:
+                metrics.bytes["private_copy"] = sum(
+                    own[n].nbytes for n in own if own[n] is not arrays[n]
+                )
+            arrays = own
+        for name, array in arrays.items():
+            if metrics is not None:
+                metrics.count(name, array)
+        return arrays, manifest
 
     def verify_unchanged(self) -> None:
         """StepError unless the arrays `read` handed out still match their manifests."""
 
     def delete(self, run_id: str) -> list[str]:
         """Delete the run's intermediates; returns what was deleted."""
+        raise NotImplementedError
 
     def location(self, run_id: str) -> str:
         """Where the run's data lives, for messages."""
+        raise NotImplementedError
+
+    def _writer(self, run_id: str) -> SplitWriter:
+        raise NotImplementedError
+
+    def _read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
+        raise NotImplementedError
 
 
 def open_store(kind: str, data_dir: Path, vineyard_socket: str | None = None) -> Store:

@@ -25,6 +25,7 @@ from .errors import StepError
 from .pages import populate_for_read
 from .signals import signals_deferred
 from .sizes import human
+from .store import SplitWriter, Store
 from .vineyard_client import vineyard_c
 from .vineyard_connect import connect
 
@@ -91,7 +92,7 @@ def tensor_array(obj) -> np.ndarray:
     return np.frombuffer(buffer, dtype=dtype, count=count).reshape(shape)
 
 
-class VineyardWriter:
+class VineyardWriter(SplitWriter):
     def __init__(self, store: "VineyardStore", run_id: str):
         self.store = store
         self.run_id = run_id
@@ -262,7 +263,7 @@ class VineyardWriter:
         self.builders.clear()
 
 
-class VineyardStore:
+class VineyardStore(Store):
     kind = "vineyard"
 
     def __init__(self, client, endpoint):
@@ -288,7 +289,7 @@ class VineyardStore:
         except C.ObjectNotExistsException:
             return None
 
-    def writer(self, run_id: str) -> VineyardWriter:
+    def _writer(self, run_id: str) -> VineyardWriter:
         writer = VineyardWriter(self, run_id)
         # Before the new commit allocates: what a killed one left is freed first.
         writer.sweep()
@@ -302,7 +303,7 @@ class VineyardStore:
         except C.ObjectNotExistsException:
             raise StepError(f"no object named {name!r} in {self.location('')}") from None
 
-    def read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
+    def _read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
         splits = self._splits(run_id)
         where = f"{self.name(run_id, SPLITS)}'s manifest"
         manifest = manifests.parse(splits.meta.get("manifest_"), where)

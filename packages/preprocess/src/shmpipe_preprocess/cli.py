@@ -50,58 +50,42 @@ def preprocess(args) -> dict:
     with metrics.phase("compute"):
         train_rows, test_rows = split_in_table_order(kept, SEED)
         del kept
-    writer = store.writer(args.run_id)
-    try:
-        # The store's destination memory (shared memory for vineyard, private for NAS), faulted
-        # in: the store's doing, so its own phase, part of the handoff, not of compute. Not on
-        # a thread beside the permutation: for NAS's fresh private memory the fault-in slowed
-        # the permutation by as much as it overlapped, and the store's cost would have been
-        # booked as compute (bench/README.md).
-        with metrics.phase("allocate"):
-            # Column-major: each raw column lands in one contiguous stretch of the matrix, which
-            # is also the layout LAPACK, under LinearRegression, works in.
-            out = {
-                "X_train": writer.allocate("X_train", (len(train_rows), len(FEATURES)), "F"),
-                "X_test": writer.allocate("X_test", (len(test_rows), len(FEATURES)), "F"),
-                "y_train": writer.allocate("y_train", (len(train_rows),)),
-                "y_test": writer.allocate("y_test", (len(test_rows),)),
-            }
-            writer.fault_in()
+    # Column-major: each raw column lands in one contiguous stretch of the matrix.
+    shapes = {
+        "X_train": ((len(train_rows), len(FEATURES)), "F"),
+        "X_test": ((len(test_rows), len(FEATURES)), "F"),
+        "y_train": ((len(train_rows),), "C"),
+        "y_test": ((len(test_rows),), "C"),
+    }
+    with store.writer(args.run_id, FEATURES, metrics) as split:
+        out = split.allocate_all(shapes)
         with metrics.phase("compute"):
-            destinations = [
-                (name, out["X_train"][:, j], out["X_test"][:, j]) for j, name in enumerate(FEATURES)
-            ] + [(TARGET, out["y_train"], out["y_test"])]
-
-            def fill(destination):
-                name, train_out, test_out = destination
-                column = raw.column(name)
-                gather_column(column, train_rows, train_out)
-                gather_column(column, test_rows, test_out)
-                raw.release(column)
-                bar.update()
-
-            # Columns are independent and numpy lets go of the GIL while it takes and
-            # converts: one column per core.
-            with (
-                progress.bar(len(destinations), "preprocess: gather", "column") as bar,
-                ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool,
-            ):
-                list(pool.map(fill, destinations))
-    except BaseException:
-        writer.abort()
-        raise
-    for name, array in out.items():
-        metrics.count(name, array)
-    try:
-        # Written once before the commit too: a step that fails publishes nothing, and this
-        # is the write after the commit that could fail (a data dir that cannot be written).
+            fill(raw, out, train_rows, test_rows)
+        # The record before the commit: a step that fails publishes nothing.
         metrics.finish(args.data_dir)
-    except BaseException:
-        writer.abort()
-        raise
-    with metrics.phase("save"):
-        writer.commit(list(FEATURES))
     return metrics.finish(args.data_dir)
+
+
+def fill(raw: RawTable, out: dict, train_rows: np.ndarray, test_rows: np.ndarray) -> None:
+    """Each raw column into its train and test destinations, one column per core (numpy lets go
+    of the GIL while it takes and converts)."""
+    destinations = [
+        (name, out["X_train"][:, j], out["X_test"][:, j]) for j, name in enumerate(FEATURES)
+    ] + [(TARGET, out["y_train"], out["y_test"])]
+
+    def one(destination):
+        name, train_out, test_out = destination
+        column = raw.column(name)
+        gather_column(column, train_rows, train_out)
+        gather_column(column, test_rows, test_out)
+        raw.release(column)
+        bar.update()
+
+    with (
+        progress.bar(len(destinations), "preprocess: gather", "column") as bar,
+        ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool,
+    ):
+        list(pool.map(one, destinations))
 
 
 def main(argv: list[str] | None = None) -> int:

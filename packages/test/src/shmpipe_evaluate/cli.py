@@ -15,7 +15,6 @@ from shmpipe_core.errors import StepError
 from shmpipe_core.files import atomic_file, write_json
 from shmpipe_core.manifest import check_finite
 from shmpipe_core.metrics import StepMetrics
-from shmpipe_core.pages import populate_for_read
 from shmpipe_core.store import open_store
 
 
@@ -33,7 +32,8 @@ def evaluate(args) -> dict:
         store = open_store(args.source, args.data_dir, args.vineyard_socket)
     with metrics.phase("load"):
         saved = model_file.load(model_file.model_path(args.data_dir, args.run_id))
-        arrays, manifest = store.read(args.run_id, ["X_test", "y_test"])
+    # Paged in at once by the store, rather than a fault per page inside predict.
+    arrays, manifest = store.read(args.run_id, ["X_test", "y_test"], metrics, "resident")
     faults.point("evaluate-after-load")
     if manifest["features"] != saved["features"]:
         raise StepError("the model was trained on other features than this split has: rerun train")
@@ -44,15 +44,6 @@ def evaluate(args) -> dict:
             "train, then evaluate"
         )
     X, y = arrays["X_test"], arrays["y_test"]
-    metrics.count("X_test", X)
-    metrics.count("y_test", y)
-    with metrics.phase("page_in"):
-        # vineyard hands over a mapping: map its pages in one call here rather than one fault
-        # per page inside predict. NAS arrays are resident already (nothing to do). The store's
-        # doing, so it is its own phase, part of the handoff, and compute is the same work for
-        # both stores.
-        populate_for_read(X)
-        populate_for_read(y)
     with metrics.phase("compute"):
         try:
             mse = model_file.mean_squared_error(y, model_file.predict(saved, X))

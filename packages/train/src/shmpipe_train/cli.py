@@ -9,10 +9,10 @@ from shmpipe_core import faults, lstsq, model_file
 from shmpipe_core.cli import run, step_parser
 from shmpipe_core.manifest import check_finite
 from shmpipe_core.metrics import StepMetrics
-from shmpipe_core.private_copy import private_copy
 from shmpipe_core.store import open_store
 
 ESTIMATOR = "sklearn.linear_model.LinearRegression"
+NAMES = ["X_train", "y_train"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,14 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
 
-def sklearn_fit(X, y, metrics: StepMetrics):
+def sklearn_fit(store, run_id: str, metrics: StepMetrics):
     """scikit-learn's fit (SVD-based lstsq), for what the normal equations cannot hold: it
-    centres X in place, so it gets a private copy."""
-    with metrics.phase("private_copy"):
-        X_own, y_own = private_copy(X), private_copy(y)
-    metrics.bytes["private_copy"] = sum(
-        own.nbytes for own, handed in ((X_own, X), (y_own, y)) if own is not handed
-    )
+    centres X in place, so it gets the split as writable copies."""
+    arrays, _ = store.read(run_id, NAMES, metrics, hand_out="writable")
+    X_own, y_own = arrays["X_train"], arrays["y_train"]
     from sklearn import __version__
     from sklearn.linear_model import LinearRegression
 
@@ -43,20 +40,19 @@ def train(args) -> dict:
     metrics = StepMetrics.start("train", args.source, args.run_id)
     with metrics.phase("connect"):
         store = open_store(args.source, args.data_dir, args.vineyard_socket)
-    with metrics.phase("load"):
-        arrays, manifest = store.read(args.run_id, ["X_train", "y_train"])
+    arrays, manifest = store.read(args.run_id, NAMES, metrics)
     faults.point("train-after-load")
     X, y = arrays["X_train"], arrays["y_train"]
-    metrics.count("X_train", X)
-    metrics.count("y_train", y)
     try:
         coef, intercept = lstsq.solve(lstsq.moments(X, y, metrics))
         extra = {"solver": "normal equations, Cholesky"}
     except lstsq.IllConditioned as e:
-        # NaN or infinity is the split's fault: said before anything is copied.
+        # Arrays changed under the fit, or NaN and infinity in them, are the split's fault:
+        # said before anything is copied.
+        store.verify_unchanged()
         check_finite({"X_train": X, "y_train": y}, args.run_id)
         metrics.notes["fallback"] = str(e)
-        coef, intercept, extra = sklearn_fit(X, y, metrics)
+        coef, intercept, extra = sklearn_fit(store, args.run_id, metrics)
         extra["solver"] = f"scikit-learn lstsq ({e})"
     metrics.notes["solver"] = extra["solver"]
     # Zero-copy arrays can change under the fit (shared memory freed and reused): no model
