@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from shmpipe_core import raw
 from shmpipe_core.dataset import COLUMNS, OUTLIER_COLUMN, ROWS_PER_MULTIPLIER, SEED, raw_path
-from shmpipe_core.store import open_store
+from shmpipe_core.stores import open_store
 from shmpipe_core.synthetic import generate
 from shmpipe_preprocess.gather import CHUNK, gather_column
 from shmpipe_preprocess.split import split_in_table_order, split_sizes

@@ -4,7 +4,7 @@ exactly, and arrays it reads left as they were."""
 import numpy as np
 import pytest
 from shmpipe_core import lstsq
-from shmpipe_core.nas_store import NasStore
+from shmpipe_core.stores.nas import NasStore
 
 from tests.support.processes import run_cli
 

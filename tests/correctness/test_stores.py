@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from shmpipe_core.errors import StepError
 from shmpipe_core.metrics import StepMetrics
-from shmpipe_core.nas_store import NasStore
 from shmpipe_core.pages import drop_pages, populate_for_read, shared_mapping
 from shmpipe_core.private_copy import private_copy
-from shmpipe_core.vineyard_store import VineyardStore
+from shmpipe_core.stores.nas import NasStore
+from shmpipe_core.stores.vineyard import VineyardStore
 
 from tests.support.vineyard import start_vineyardd
 
@@ -85,7 +85,7 @@ def test_stock_client_reads_our_objects(vineyard_socket):
     store = VineyardStore.connect(vineyard_socket)
     write(store, "interop", arrays)
     client = vineyard.connect(vineyard_socket)
-    # A feature matrix is stored feature-major (see vineyard_store): stock clients get X.T.
+    # A feature matrix is stored feature-major (see stores/vineyard.py): stock clients get X.T.
     np.testing.assert_array_equal(client.get(name="interop/X_train"), arrays["X_train"].T)
     np.testing.assert_array_equal(client.get(name="interop/y_train"), arrays["y_train"])
     store.delete("interop")

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from shmpipe_core.nas_store import NasStore
+from shmpipe_core.stores.nas import NasStore
 
 from tests.support.processes import run_cli
 

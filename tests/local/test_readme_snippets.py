@@ -14,7 +14,7 @@ def test_a_run_as_a_dataframe_and_as_a_stock_client_sees_it(data_dir, vineyard_s
         "pipeline", "--sink", "vineyard", "--run-id", "demo", "--keep", "--quiet",
         "--data-dir", data_dir, "--vineyard-socket", vineyard_socket,
     )  # fmt: skip
-    from shmpipe_core.store import open_store
+    from shmpipe_core.stores import open_store
 
     # README, "Using a run outside the pipeline": two lines to a DataFrame.
     arrays, manifest = open_store("vineyard", data_dir, vineyard_socket).read("demo", ["X_train"])

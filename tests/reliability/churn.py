@@ -20,10 +20,10 @@ PAUSE_S = 0.1
 
 def open_store(kind: str, location: str):
     if kind == "nas":
-        from shmpipe_core.nas_store import NasStore
+        from shmpipe_core.stores.nas import NasStore
 
         return NasStore(Path(location))
-    from shmpipe_core.vineyard_store import VineyardStore
+    from shmpipe_core.stores.vineyard import VineyardStore
 
     return VineyardStore.connect(location)
 

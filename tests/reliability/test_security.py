@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from shmpipe_core.vineyard_store import VineyardStore
+from shmpipe_core.stores.vineyard import VineyardStore
 
 from tests.support.files import data_dir_with_raw
 from tests.support.processes import run_cli

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import numpy as np
+from shmpipe_core.stores.vineyard import VineyardStore
 from shmpipe_core.vineyard_client import vineyard_c
-from shmpipe_core.vineyard_store import VineyardStore
 
 from tests.support.vineyard import memory_usage
 

@@ -1,7 +1,7 @@
 """Reading a run's split as train and evaluate would, for tests that compare commits."""
 
-from shmpipe_core.nas_store import NasStore
-from shmpipe_core.vineyard_store import VineyardStore
+from shmpipe_core.stores.nas import NasStore
+from shmpipe_core.stores.vineyard import VineyardStore
 
 
 def read(sink, data_dir, socket, run_id) -> dict:

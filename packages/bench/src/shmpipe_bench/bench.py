@@ -30,11 +30,12 @@ from shmpipe_core.dataset import (
 )
 from shmpipe_core.errors import StepError, UsageError
 from shmpipe_core.metrics import peak_rss_bytes
-from shmpipe_core.nas_store import splits_dir
 from shmpipe_core.runs import delete_intermediates
+from shmpipe_core.step_contract import STEPS
+from shmpipe_core.stores import open_store
 from shmpipe_core.vineyard_client import memory_usage
 from shmpipe_core.vineyard_connect import locate
-from shmpipe_pipeline.runner import STEPS, RunSpec, prepare_raw, run_steps
+from shmpipe_pipeline.runner import RunSpec, prepare_raw, run_steps
 from shmpipe_pipeline.steps import (
     Interrupted,
     SignalForwarding,
@@ -304,7 +305,11 @@ def one_run(
     run_id = f"bench-{os.getpid()}-m{multiplier}-r{repeat}-{variant.name}"
     split_dir = None
     if variant.store == "nas":
-        split_dir = (seed_dir if variant.method == "seed" else splits_dir)(data_dir, run_id)
+        split_dir = (
+            seed_dir(data_dir, run_id)
+            if variant.method == "seed"
+            else Path(open_store("nas", data_dir).location(run_id))
+        )
     cold = CacheControl(split_dir, raw_path(data_dir, multiplier), raw_mode, drop_all)
     with vineyard_for(variant, config, external, multiplier) as (sock, daemon):
         load = machine_info.load_average()

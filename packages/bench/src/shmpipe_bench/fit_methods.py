@@ -16,7 +16,7 @@ import numpy as np
 def measure(store_kind: str, data_dir: Path, run_id: str, socket: str | None) -> dict:
     from shmpipe_core import lstsq
     from shmpipe_core.private_copy import private_copy
-    from shmpipe_core.store import open_store
+    from shmpipe_core.stores import open_store
     from sklearn.linear_model import LinearRegression
 
     store = open_store(store_kind, data_dir, socket)

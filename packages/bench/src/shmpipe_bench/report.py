@@ -4,7 +4,7 @@ variants per M) and scaling.png (e2e and peak RSS against M)."""
 import json
 from pathlib import Path
 
-from shmpipe_pipeline.runner import STEPS
+from shmpipe_core.step_contract import STEPS
 
 from . import scaling
 from .summary import GB, HANDOFF_PHASES, PHASES, entry

@@ -10,7 +10,7 @@ phases, and the handoff counts those.
 import statistics
 from collections import defaultdict
 
-from shmpipe_pipeline.runner import STEPS
+from shmpipe_core.step_contract import STEPS
 
 from .variants import NAMES
 

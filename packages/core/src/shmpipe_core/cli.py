@@ -11,7 +11,8 @@ from . import signals
 from .dataset import check_multiplier, check_run_id, default_data_dir
 from .errors import StepError, UsageError
 from .files import NO_SPACE, no_space
-from .store import STORES
+from .step_contract import STORE_FLAG, TAKES_MULTIPLIER
+from .stores import STORES
 
 BROKEN_PIPE = 128 + 13  # SIGPIPE's number: as a shell reports a process it killed
 
@@ -96,10 +97,12 @@ def add_multiplier(parser: argparse.ArgumentParser) -> None:
 
 
 def add_store(parser: argparse.ArgumentParser, flag: str, vineyard_socket: bool = True) -> None:
-    """The store flag (`flag`, with --store as its other name) and, unless told not to,
-    --vineyard-socket."""
+    """The store flag (`flag`, with --store as its other name; `args.store` either way) and,
+    unless told not to, --vineyard-socket."""
     flags = dict.fromkeys((flag, "--store"))  # `flag` may be --store itself
-    parser.add_argument(*flags, required=True, choices=STORES, help="where the split lives")
+    parser.add_argument(
+        *flags, dest="store", required=True, choices=STORES, help="where the split lives"
+    )
     if not vineyard_socket:
         return
     parser.add_argument(
@@ -114,12 +117,14 @@ def add_debug(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
-def step_parser(prog: str, description: str, store_flag: str) -> Parser:
-    """The flags the three pipeline steps share: the store, the data dir, the run id."""
-    parser = Parser(prog=prog, description=description)
-    add_store(parser, store_flag)
+def step_parser(step: str, description: str) -> Parser:
+    """A pipeline step's flags, as the step contract gives them."""
+    parser = Parser(prog=step, description=description)
+    add_store(parser, STORE_FLAG[step])
     add_data_dir(parser)
     add_run_id(parser)
+    if step in TAKES_MULTIPLIER:
+        add_multiplier(parser)
     add_debug(parser)
     return parser
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from .dataset import runs_dir
 from .model_file import metrics_path, model_path
-from .nas_store import MANIFEST, splits_dir
-from .store import STORES, open_store
+from .stores import STORES, open_store
+from .stores.nas import MANIFEST, splits_dir
+from .stores.vineyard import SPLITS
 from .vineyard_connect import locate
-from .vineyard_store import SPLITS
 
 
 def new_run_id(prefix: str = "run") -> str:

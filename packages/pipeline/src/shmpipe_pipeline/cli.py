@@ -3,11 +3,10 @@
 import json
 import sys
 
-from shmpipe_core.cli import Parser, add_data_dir, add_debug, add_multiplier, run
+from shmpipe_core.cli import Parser, add_data_dir, add_debug, add_multiplier, add_store, run
 from shmpipe_core.dataset import check_run_id, run_dir
 from shmpipe_core.runs import new_run_id
 from shmpipe_core.sizes import human
-from shmpipe_core.store import STORES
 
 from .runner import Report, RunSpec, embedded_vineyard_line, run_pipeline
 from .steps import Interrupted
@@ -19,9 +18,7 @@ def build_parser() -> Parser:
         description="Run preprocess -> train -> evaluate locally, one process each, then delete "
         "the run's split (model.json and metrics.json stay in <data-dir>/runs/<run-id>/).",
     )
-    parser.add_argument(
-        "--sink", "--store", required=True, choices=STORES, help="how steps hand data over"
-    )
+    add_store(parser, "--sink", vineyard_socket=False)
     add_multiplier(parser)
     add_data_dir(parser)
     parser.add_argument(
@@ -59,7 +56,7 @@ def table(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     def body(args):
         run_id = check_run_id(args.run_id or new_run_id())
-        spec = RunSpec(args.sink, args.multiplier, args.data_dir, run_id, args.vineyard_socket)
+        spec = RunSpec(args.store, args.multiplier, args.data_dir, run_id, args.vineyard_socket)
         report = Report(quiet=args.quiet, progress=sys.stderr.isatty())
         try:
             result = run_pipeline(spec, report, keep=args.keep)

@@ -18,11 +18,10 @@ from shmpipe_core.errors import StepError
 from shmpipe_core.progress import ENV as PROGRESS_ENV
 from shmpipe_core.runs import delete_intermediates
 from shmpipe_core.sizes import human
+from shmpipe_core.step_contract import STEPS, step_args
 from shmpipe_core.vineyard_connect import connect, locate
 
 from .steps import SignalForwarding, StepRun, last_json, run_step
-
-STEPS = ("preprocess", "train", "evaluate")
 
 
 @dataclass(frozen=True)
@@ -39,10 +38,7 @@ class RunSpec:
     commands: dict[str, str] | None = None
 
     def step_args(self, step: str) -> list[str]:
-        store_flag = "--sink" if step == "preprocess" else "--source"
-        args = [store_flag, self.store, "--data-dir", str(self.data_dir), "--run-id", self.run_id]
-        if step == "preprocess":
-            args += ["--multiplier", str(self.multiplier)]
+        args = step_args(step, self.store, str(self.data_dir), self.run_id, str(self.multiplier))
         if self.vineyard_socket:
             args += ["--vineyard-socket", self.vineyard_socket]
         return args
@@ -195,7 +191,7 @@ def embedded_vineyard_line(spec: RunSpec) -> str | None:
     )
 
 
-# Beside the split's own lock (nas_store's), and not that one: a step's writer takes that one.
+# Beside the split's own lock (the NAS store's), and not that one: a step's writer takes that one.
 PIPELINE_LOCK = ".pipeline.lock"
 
 

@@ -8,29 +8,26 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from shmpipe_core import progress
-from shmpipe_core.cli import add_multiplier, run, step_parser
+from shmpipe_core.cli import run, step_parser
 from shmpipe_core.dataset import FEATURES, OUTLIER_ABOVE, OUTLIER_COLUMN, SEED, TARGET
 from shmpipe_core.errors import StepError
 from shmpipe_core.metrics import StepMetrics
 from shmpipe_core.raw import RawTable
-from shmpipe_core.store import open_store
+from shmpipe_core.stores import open_store
 
 from .gather import gather_column
 from .split import split_in_table_order, split_sizes
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = step_parser(
-        prog="preprocess",
+    return step_parser(
+        "preprocess",
         description="Split the raw table into X_train, X_test, y_train, y_test in the store.",
-        store_flag="--sink",
     )
-    add_multiplier(parser)
-    return parser
 
 
 def preprocess(args) -> dict:
-    metrics = StepMetrics.start("preprocess", args.sink, args.run_id)
+    metrics = StepMetrics.start("preprocess", args.store, args.run_id)
     with metrics.phase("load"):
         raw = RawTable(args.data_dir, args.multiplier)
         outlier = raw.column(OUTLIER_COLUMN)
@@ -45,7 +42,7 @@ def preprocess(args) -> dict:
             "on, one to test); rerun prepare-data with --force, or fix the raw table"
         )
     with metrics.phase("connect"):
-        store = open_store(args.sink, args.data_dir, args.vineyard_socket)
+        store = open_store(args.store, args.data_dir, args.vineyard_socket)
     metrics.bytes["raw"] = raw.nbytes
     with metrics.phase("compute"):
         train_rows, test_rows = split_in_table_order(kept, SEED)

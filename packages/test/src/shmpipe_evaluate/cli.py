@@ -15,21 +15,20 @@ from shmpipe_core.errors import StepError
 from shmpipe_core.files import atomic_file, write_json
 from shmpipe_core.manifest import check_finite
 from shmpipe_core.metrics import StepMetrics
-from shmpipe_core.store import open_store
+from shmpipe_core.stores import open_store
 
 
 def build_parser() -> argparse.ArgumentParser:
     return step_parser(
-        prog="evaluate",
+        "evaluate",
         description="Mean squared error of the run's model on X_test, y_test from the store.",
-        store_flag="--source",
     )
 
 
 def evaluate(args) -> dict:
-    metrics = StepMetrics.start("evaluate", args.source, args.run_id)
+    metrics = StepMetrics.start("evaluate", args.store, args.run_id)
     with metrics.phase("connect"):
-        store = open_store(args.source, args.data_dir, args.vineyard_socket)
+        store = open_store(args.store, args.data_dir, args.vineyard_socket)
     with metrics.phase("load"):
         saved = model_file.load(model_file.model_path(args.data_dir, args.run_id))
     # Paged in at once by the store, rather than a fault per page inside predict.
@@ -55,7 +54,7 @@ def evaluate(args) -> dict:
     result = {
         "mse": mse,
         "run_id": args.run_id,
-        "store": args.source,
+        "store": args.store,
         "rows": metrics.rows,
         "phases": metrics.phases,
     }

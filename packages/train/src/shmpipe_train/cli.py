@@ -9,7 +9,7 @@ from shmpipe_core import faults, lstsq, model_file
 from shmpipe_core.cli import run, step_parser
 from shmpipe_core.manifest import check_finite
 from shmpipe_core.metrics import StepMetrics
-from shmpipe_core.store import open_store
+from shmpipe_core.stores import open_store
 
 ESTIMATOR = "sklearn.linear_model.LinearRegression"
 NAMES = ["X_train", "y_train"]
@@ -17,9 +17,8 @@ NAMES = ["X_train", "y_train"]
 
 def build_parser() -> argparse.ArgumentParser:
     return step_parser(
-        prog="train",
+        "train",
         description="Fit LinearRegression on X_train, y_train from the store.",
-        store_flag="--source",
     )
 
 
@@ -37,9 +36,9 @@ def sklearn_fit(store, run_id: str, metrics: StepMetrics):
 
 
 def train(args) -> dict:
-    metrics = StepMetrics.start("train", args.source, args.run_id)
+    metrics = StepMetrics.start("train", args.store, args.run_id)
     with metrics.phase("connect"):
-        store = open_store(args.source, args.data_dir, args.vineyard_socket)
+        store = open_store(args.store, args.data_dir, args.vineyard_socket)
     arrays, manifest = store.read(args.run_id, NAMES, metrics)
     faults.point("train-after-load")
     X, y = arrays["X_train"], arrays["y_train"]

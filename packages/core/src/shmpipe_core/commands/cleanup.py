@@ -10,7 +10,7 @@ import sys
 from ..cli import Parser, add_data_dir, add_debug, run
 from ..errors import UsageError
 from ..runs import delete_intermediates, delete_many, parse_age
-from ..store import STORES
+from ..stores import STORES
 
 
 def build_parser() -> Parser:

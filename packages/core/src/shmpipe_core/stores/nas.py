@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from . import faults
-from . import manifest as manifests
-from .dataset import run_dir
-from .errors import StepError
-from .files import (
+from .. import faults
+from .. import manifest as manifests
+from ..dataset import run_dir
+from ..errors import StepError
+from ..files import (
     NO_SPACE,
     atomic_path,
     no_space,
@@ -41,8 +41,8 @@ from .files import (
     refuse_links,
     write_json,
 )
-from .pages import populate_for_write
-from .store import SplitWriter, Store
+from ..pages import populate_for_write
+from .base import SplitWriter, Store
 
 MANIFEST = "manifest.json"
 LOCK = ".splits.lock"

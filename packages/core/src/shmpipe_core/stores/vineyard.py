@@ -19,15 +19,15 @@ import math
 
 import numpy as np
 
-from . import faults
-from . import manifest as manifests
-from .errors import StepError
-from .pages import populate_for_read
-from .signals import signals_deferred
-from .sizes import human
-from .store import SplitWriter, Store
-from .vineyard_client import vineyard_c
-from .vineyard_connect import connect
+from .. import faults
+from .. import manifest as manifests
+from ..errors import StepError
+from ..pages import populate_for_read
+from ..signals import signals_deferred
+from ..sizes import human
+from ..vineyard_client import vineyard_c
+from ..vineyard_connect import connect
+from .base import SplitWriter, Store
 
 SPLITS = "splits"
 # The commit a rerun replaced, kept until the next rerun (see VineyardWriter.commit).

@@ -1,16 +1,11 @@
 """One small interface over the two ways steps hand data to each other: a writer's arrays and
 manifest become visible together at commit, or not at all; readers get one commit's arrays."""
 
-from pathlib import Path
-
 import numpy as np
 
-from .metrics import booked
-from .pages import populate_for_read
-from .private_copy import private_copy
-
-STORES = ("nas", "vineyard")
-
+from ..metrics import booked
+from ..pages import populate_for_read
+from ..private_copy import private_copy
 
 # What `read` hands a step: the arrays as the store maps them (read-only; the caller pages them in
 # as it goes), paged in at once, or the step's own writable copies.
@@ -109,14 +104,3 @@ class Store:
 
     def _read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
         raise NotImplementedError
-
-
-def open_store(kind: str, data_dir: Path, vineyard_socket: str | None = None) -> Store:
-    # Imported on use: a NAS step never loads vineyard's client, a vineyard step never pyarrow.
-    if kind == "nas":
-        from .nas_store import NasStore
-
-        return NasStore(data_dir)
-    from .vineyard_store import VineyardStore
-
-    return VineyardStore.connect(vineyard_socket)

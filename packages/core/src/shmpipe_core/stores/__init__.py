@@ -1,0 +1,18 @@
+"""The stores behind one door: `open_store` hands out the NAS or the vineyard store."""
+
+from pathlib import Path
+
+from .base import Store
+
+STORES = ("nas", "vineyard")
+
+
+def open_store(kind: str, data_dir: Path, vineyard_socket: str | None = None) -> Store:
+    # Imported on use: a NAS step never loads vineyard's client, a vineyard step never pyarrow.
+    if kind == "nas":
+        from .nas import NasStore
+
+        return NasStore(data_dir)
+    from .vineyard import VineyardStore
+
+    return VineyardStore.connect(vineyard_socket)
