@@ -29,6 +29,7 @@ test: lint
 lint: sync
 	$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .
 	$(UV) run --frozen lint-imports
+	$(UV) run --frozen python tests/layout/prose_ratio.py >/dev/null
 
 bench: sync
 	$(UV) run --frozen pipeline-bench $(BENCH_ARGS)
