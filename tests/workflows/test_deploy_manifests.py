@@ -47,9 +47,17 @@ def test_nas_claim_binds_the_pv_read_write_many():
     assert pvc["spec"]["accessModes"] == pv["spec"]["accessModes"] == ["ReadWriteMany"]
 
 
+def _roles() -> dict:
+    return {d["metadata"]["name"]: d for d in load_all(DEPLOY / "rbac.yaml") if d["kind"] == "Role"}
+
+
 def test_rbac_grants_the_executor_only_workflowtaskresults():
     objects = _by_kind("rbac.yaml")
-    role, binding, account = objects["Role"], objects["RoleBinding"], objects["ServiceAccount"]
+    role, binding, account = (
+        _roles()["pipeline-runner-executor"],
+        objects["RoleBinding"],
+        objects["ServiceAccount"],
+    )
     assert role["rules"] == [
         {
             "apiGroups": ["argoproj.io"],
@@ -64,6 +72,38 @@ def test_rbac_grants_the_executor_only_workflowtaskresults():
     }
     # No namespace: it is the binding's own (see the comment in rbac.yaml).
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"]}]
+
+
+def _grants(role: dict, group: str, resource: str, verb: str) -> bool:
+    return any(
+        {group, "*"} & set(rule.get("apiGroups", []))
+        and {resource, "*"} & set(rule.get("resources", []))
+        and {verb, "*"} & set(rule.get("verbs", []))
+        for rule in role["rules"]
+    )
+
+
+def test_a_pipeline_author_cannot_make_the_pods_the_policy_exempts():
+    """deploy/pod-security.yaml exempts the pods of Fluid's vineyard StatefulSets and DaemonSet:
+    an author who could create or change those, or the runtime whose images they run, or grant
+    themselves more, could run privileged pods."""
+    author = _roles()["pipeline-author"]
+    assert _grants(author, "argoproj.io", "workflows", "create")
+    assert _grants(author, "", "pods", "get") and _grants(author, "", "pods/log", "get")
+    forbidden = [
+        ("apps", resource, verb)
+        for resource in ("statefulsets", "daemonsets", "deployments", "replicasets")
+        for verb in ("create", "update", "patch")
+    ]
+    forbidden += [("data.fluid.io", r, v) for r in ("vineyardruntimes", "datasets")
+                  for v in ("create", "update", "patch", "delete")]  # fmt: skip
+    forbidden += [("rbac.authorization.k8s.io", r, v) for r in ("roles", "rolebindings")
+                  for v in ("create", "update", "patch", "bind", "escalate")]  # fmt: skip
+    forbidden += [("", "pods", "create"), ("", "pods/ephemeralcontainers", "update"),
+                  ("", "pods/exec", "create"), ("admissionregistration.k8s.io",
+                  "validatingadmissionpolicies", "update")]  # fmt: skip
+    granted = [f for f in forbidden if _grants(author, *f)]
+    assert not granted, granted
 
 
 def test_deploy_leaves_fluids_webhook_profile_to_the_chart():
