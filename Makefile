@@ -128,10 +128,10 @@ NAMESPACE ?= shmpipe
 # Size of a run in 10,000-row blocks; the prepare-data Job, the vineyard quota and the workflows
 # must agree on it.
 DATA_MULTIPLIER ?= 100
-# Memory each vineyard worker holds for objects: one run's split (3.4 MiB per multiplier) with a
-# fifth spare, plus 256Mi. Fluid adds 500Mi to it for the worker pod. Raise it to run several
-# workflows at once (each holds its own split until its exit handler deletes it).
-VINEYARD_QUOTA ?= $(shell expr $(DATA_MULTIPLIER) \* 4 + 256)Mi
+# Memory each vineyard worker holds for objects: empty, deploy/vineyard-quota.sh sizes it for
+# DATA_MULTIPLIER. Set it (500Mi-999Mi or 1Gi-20Gi) to run several workflows at once (each holds
+# its own split until its exit handler deletes it).
+VINEYARD_QUOTA ?=
 # Where kind-config.yaml mounts the stand-in NAS from (fixed there: kind does not expand variables).
 NAS_HOST_DIR := /tmp/shmpipe-nas
 KUBECTL := kubectl -n $(NAMESPACE)
@@ -190,7 +190,8 @@ cluster-rbac:
 JOB_MANIFEST = sed -e 's\#image: test-registry/prepare-data:latest\#image: $(REGISTRY)/prepare-data:$(TAG)\#' \
 	-e '/- --multiplier/{' -e 'n' -e 's/"[0-9]*"/"$(DATA_MULTIPLIER)"/' -e '}' \
 	deploy/prepare-data-job.yaml
-VINEYARD_MANIFEST = sed -e 's/^      quota: .*/      quota: $(VINEYARD_QUOTA)/' deploy/vineyard.yaml
+VINEYARD_MANIFEST = quota=$$(bash deploy/vineyard-quota.sh '$(DATA_MULTIPLIER)' '$(VINEYARD_QUOTA)') && \
+	sed -e "s/^      quota: .*/      quota: $$quota/" deploy/vineyard.yaml
 
 cluster-data-manifest:
 	@$(JOB_MANIFEST)

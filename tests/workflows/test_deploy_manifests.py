@@ -263,8 +263,8 @@ def _quota_mi(multiplier: int) -> int:
         if d and d["kind"] == "VineyardRuntime"
     ]  # fmt: skip
     (level,) = runtime["spec"]["tieredstore"]["levels"]
-    assert level["quota"].endswith("Mi"), level
-    return int(level["quota"][:-2])
+    number, unit = re.fullmatch(r"(\d+)(Mi|Gi)", level["quota"]).groups()
+    return int(number) * {"Mi": 1, "Gi": 1024}[unit]
 
 
 @pytest.fixture(scope="module")
@@ -299,9 +299,10 @@ def test_deploy_readme_states_the_worker_memory_make_gives():
     text = (DEPLOY / "README.md").read_text()
     for multiplier in (100, 2000):
         quota = _quota_mi(multiplier)
-        row = re.search(rf"^\| {multiplier} \| ([0-9]+)Mi \| ([0-9]+)Mi \|", text, re.M)
+        row = re.search(rf"^\| {multiplier} \| ([0-9]+)(Mi|Gi) \| ([0-9]+)Mi \|", text, re.M)
         assert row, f"deploy/README.md has no row for M={multiplier}"
-        assert (int(row.group(1)), int(row.group(2))) == (quota, quota + FLUID_WORKER_OVERHEAD_MI)
+        written = int(row.group(1)) * {"Mi": 1, "Gi": 1024}[row.group(2)]
+        assert (written, int(row.group(3))) == (quota, quota + FLUID_WORKER_OVERHEAD_MI)
 
 
 # --- facts in comments ------------------------------------------------------------------------
