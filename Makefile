@@ -216,8 +216,20 @@ cluster-vineyard-images:
 cluster-vineyard-image-names:
 	@echo $(VINEYARD_IMAGES)
 
+# Fluid never resizes a running runtime (deploy/NOTES.md, "Resize"): a new quota deletes the
+# runtime and its Dataset and makes them anew, which drops every object vineyard holds.
 cluster-vineyard:
-	$(VINEYARD_MANIFEST) | $(KUBECTL) apply -f -
+	@manifest=$$($(VINEYARD_MANIFEST)) || exit 1; \
+	new=$$(printf '%s\n' "$$manifest" | sed -n 's/^      quota: //p'); \
+	old=$$($(KUBECTL) get vineyardruntime vineyard --ignore-not-found \
+	  -o jsonpath='{.spec.tieredstore.levels[0].quota}') || exit 1; \
+	if [ -n "$$old" ] && [ "$$old" != "$$new" ]; then \
+	  echo "vineyard quota $$old -> $$new: recreating the runtime; this drops every object in vineyard"; \
+	  $(KUBECTL) delete dataset/vineyard vineyardruntime/vineyard --wait --timeout=10m || exit 1; \
+	  $(KUBECTL) wait --for=delete pod -l app=vineyard,release=vineyard --timeout=5m \
+	    2>/dev/null || true; \
+	fi; \
+	printf '%s\n' "$$manifest" | $(KUBECTL) apply -f - && \
 	$(KUBECTL) wait --for=jsonpath='{.status.phase}'=Bound dataset/vineyard --timeout=10m
 
 cluster-images:
