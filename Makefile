@@ -142,7 +142,7 @@ VINEYARD_IMAGES = $(shell sed -n '/^    image: /{s/^    image: //;h;n;s/^    ima
 .PHONY: cluster cluster-argo cluster-fluid cluster-namespace cluster-nas cluster-rbac \
 	cluster-data-manifest cluster-data cluster-vineyard-manifest cluster-vineyard-images \
 	cluster-vineyard-image-names \
-	cluster-vineyard cluster-images cluster-up submit-nas submit-vineyard cluster-delete
+	cluster-vineyard cluster-images cluster-check cluster-up submit-nas submit-vineyard cluster-delete
 
 cluster:
 	# World-writable: the steps run as uid 1000, and a hostPath volume ignores fsGroup.
@@ -235,9 +235,14 @@ cluster-vineyard:
 cluster-images:
 	$(MAKE) --no-print-directory images load-images
 
+# What only a cluster can show: the workers one per node with their memory, the pods' Pod Security
+# admission, the policies rejecting deploy/policy-probes.yaml (server-side dry runs).
+cluster-check:
+	bash deploy/cluster-check.sh $(NAMESPACE)
+
 # Everything up to a cluster ready for `make submit-nas` / `make submit-vineyard`.
 cluster-up: cluster cluster-argo cluster-fluid cluster-namespace cluster-images cluster-nas \
-	cluster-rbac cluster-data cluster-vineyard-images cluster-vineyard
+	cluster-rbac cluster-data cluster-vineyard-images cluster-vineyard cluster-check
 
 submit-nas:
 	argo submit -n $(NAMESPACE) --wait workflows/pipeline.yaml \

@@ -344,3 +344,26 @@ def test_only_fluid_creates_or_changes_statefulsets_and_daemonsets(policies, kin
     assert any(results[AUTHOR]), "an author may create the controllers Fluid's pods come from"
     assert any(results[ARGO_CONTROLLER])
     assert not any(results[FLUID_CONTROLLER]), results[FLUID_CONTROLLER]
+
+
+# --- the probes make cluster-check sends ------------------------------------------------------
+
+
+def test_the_cluster_checks_probes_expect_what_the_policies_do(policies):
+    """deploy/policy-probes.yaml, sent by an administrator: each is admitted or rejected as its
+    annotation says, so the cluster's answers can be compared with this evaluation."""
+    vaps, _ = policies
+    probes = load_all(DEPLOY / "policy-probes.yaml")
+    assert {p["metadata"]["annotations"]["shmpipe.io/probe"] for p in probes} == {
+        "admitted",
+        "rejected",
+    }
+    for probe in probes:
+        group, _, _ = probe["apiVersion"].rpartition("/")
+        resource = probe["kind"].lower() + "s"
+        denied = [
+            admission(vap, probe, "kubernetes-admin", resource=resource, group=group)
+            for vap in vaps.values()
+        ]
+        got = "rejected" if any(denied) else "admitted"
+        assert got == probe["metadata"]["annotations"]["shmpipe.io/probe"], probe["metadata"]
