@@ -122,6 +122,8 @@ push-images: images
 # Order matters: Argo and Fluid first (their CRDs), then the pipeline's namespace, images, the NAS
 # claim and the service account the prepare-data Job uses, then vineyard.
 ARGO_VERSION ?= v3.7.18
+# The chart version of the Fluid source deploy/ was read against (deploy/NOTES.md).
+FLUID_CHART_VERSION ?= 1.1.0
 # The one namespace of the pipeline: its claims, service account, Job, vineyard Dataset and runtime,
 # and the workflows (every command below names it; nothing in deploy/ or workflows/ does).
 NAMESPACE ?= shmpipe
@@ -162,7 +164,8 @@ cluster-argo:
 cluster-fluid:
 	kubectl create namespace fluid-system --dry-run=client -o yaml | kubectl apply -f -
 	helm repo add fluid https://fluid-cloudnative.github.io/charts && helm repo update fluid
-	helm upgrade --install fluid fluid/fluid --namespace fluid-system --wait --timeout 10m
+	helm upgrade --install fluid fluid/fluid --version $(FLUID_CHART_VERSION) \
+	  --namespace fluid-system --wait --timeout 10m
 
 # Fluid runs its privileged fuse and hostPath worker pods in the Dataset's namespace, and a claim
 # mounts only in its own, so the namespace's Pod Security admission cannot enforce "restricted"
@@ -212,7 +215,7 @@ cluster-vineyard-images:
 	  $(DOCKER) image inspect $$i >/dev/null 2>&1 || $(DOCKER) pull $$i || exit 1; \
 	  kind load docker-image $$i --name $(KIND_CLUSTER) || exit 1; done
 
-# The same list, one line, for loading them some other way (deploy/README, section 9).
+# The same list, one line, for loading them some other way (deploy/README.md, step 9).
 cluster-vineyard-image-names:
 	@echo $(VINEYARD_IMAGES)
 

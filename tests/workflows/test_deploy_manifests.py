@@ -308,6 +308,21 @@ def test_deploy_readme_states_the_worker_memory_make_gives():
 # --- facts in comments ------------------------------------------------------------------------
 
 
+def test_every_repository_file_a_deploy_or_workflow_file_names_exists():
+    """A comment or doc pointing at a file that is gone sends the reader nowhere."""
+    files = [*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.md"), *DEPLOY.rglob("*.sh"),
+             *(ROOT / "workflows").rglob("*.py"), *(ROOT / "workflows").rglob("*.md"),
+             *WORKFLOWS.values(), ROOT / "Makefile"]  # fmt: skip
+    named = re.compile(r"(?<![\w./-])((?:deploy|workflows|tests|packages|bench)/[\w./-]*\w)")
+    missing = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in files
+        for name in named.findall(path.read_text())
+        if not (ROOT / name).exists() and "*" not in name and "/." not in name
+    ]
+    assert not missing, missing
+
+
 def test_no_comment_gives_fluids_socket_a_wrong_name():
     """Fluid's worker socket is vineyard-worker.sock (charts/vineyard/templates/worker/
     statefulset.yaml), vineyard-local.sock when the fuse runs its own vineyardd (v6d
@@ -323,3 +338,12 @@ def test_no_comment_gives_fluids_socket_a_wrong_name():
             if prose and "Fluid" in window and re.search(r"\bvineyard\.sock\b", lines[i]):
                 wrong.append(f"{path.relative_to(ROOT)}:{i + 1}: {lines[i].strip()}")
     assert not wrong, wrong
+
+
+def test_fluid_is_installed_at_the_chart_version_the_notes_name():
+    """Fluid's chart changes what the runtime's pods look like (their names, labels, memory): an
+    unpinned install could differ from the source the policy and the quota were written for."""
+    version = re.search(r"^FLUID_CHART_VERSION \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert version, "the Makefile pins no Fluid chart version"
+    assert f"--version {version.group(1)} " in _make("-n", "cluster-fluid")
+    assert f"chart {version.group(1)}" in (DEPLOY / "NOTES.md").read_text()

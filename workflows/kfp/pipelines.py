@@ -30,12 +30,12 @@ DEFAULT_MULTIPLIER = 100
 DATA_DIR = "/data"
 NAS_CLAIM = "benchmark-data"
 # The claim Fluid creates for the Dataset `vineyard` (deploy/vineyard.yaml); the steps find
-# vineyard-config.yaml and the socket at this path without any configuration.
+# vineyard-config.yaml and the socket at this path without any configuration. Mounted writable:
+# kfp-kubernetes has no read-only PVC mount (workflows/NOTES.md, KFP).
 VINEYARD_CLAIM = "vineyard"
 VINEYARD_DIR = "/var/run/vineyard"
-# The vineyard workflow's pod labels: Fluid's webhook places such pods next to a vineyard fuse
-# (deploy/fluid-webhook-plugins.yaml); `.sched: required` turns that preference into a requirement
-# (Fluid's NodeAffinityWithCache plugin, getRequiredAndPreferredSchedulingRuntimes).
+# The vineyard workflow's pod labels: the first sends the pod to Fluid's webhook, the second has
+# its default profile require a node with a vineyard worker (workflows/NOTES.md, Fluid).
 VINEYARD_POD_LABELS = {
     "fuse.serverful.fluid.io/inject": "true",
     "fluid.io/dataset.vineyard.sched": "required",
