@@ -206,7 +206,8 @@ def define(store: str):
 
     Parameters: data_multiplier as in the Argo workflows, and one full image reference per step
     image instead of Argo's `registry` and `tag`: KFP takes a container image only from one whole
-    parameter, so `<registry>/preprocess-data:<tag>` cannot be put together at run time. Their defaults are made from a registry and a tag when compiling (main).
+    parameter, so `<registry>/preprocess-data:<tag>` cannot be put together at run time. Their
+    defaults are made from a registry and a tag when compiling (main).
     """
     preprocess, train, evaluate = (
         preprocess_component(store),
