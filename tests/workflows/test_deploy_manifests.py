@@ -189,6 +189,12 @@ def test_every_cluster_command_names_the_pipelines_namespace():
         assert re.search(r"(-n |namespace )ns-under-test\b", command), command
     argo = _make("-n", "cluster-argo")
     assert "kubectl apply -n argo -f deploy/argo-executor.yaml" in argo
+    # One shell command each, whose kubectl calls all go through KUBECTL or the script's argument.
+    vineyard = _make("-n", "cluster-vineyard", "NAMESPACE=ns-under-test")
+    assert vineyard.count("kubectl -n ns-under-test") == vineyard.count("kubectl") >= 4
+    assert "cluster-check.sh ns-under-test" in _make(
+        "-n", "cluster-check", "NAMESPACE=ns-under-test"
+    )
 
 
 def test_deploy_readme_names_the_namespace_in_every_command():
