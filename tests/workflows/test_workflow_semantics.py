@@ -347,7 +347,7 @@ def test_the_two_workflows_differ_only_where_the_store_differs():
     (claim,) = [v for v in spec["volumes"] if v["name"] == "vineyard"]
     spec["volumes"].remove(claim)
     mounts = spec["templateDefaults"]["container"]["volumeMounts"]
-    mounts.remove({"name": "vineyard", "mountPath": "/var/run/vineyard"})
+    mounts.remove({"name": "vineyard", "mountPath": "/var/run/vineyard", "readOnly": True})
     for template in spec["templates"]:
         args = template.get("container", {}).get("args", [])
         for flag in ("--sink", "--source"):
