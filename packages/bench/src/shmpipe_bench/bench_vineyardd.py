@@ -30,8 +30,9 @@ from pathlib import Path
 from shmpipe_core import vineyardd
 
 CONFIGS = {"plain": [], "fluid": ["--reserve_memory"]}
-# The Makefile's VINEYARD_QUOTA for a DATA_MULTIPLIER, the quota the VineyardRuntime gets (a test
-# holds the two equal): 4 MiB per multiplier and 256 MiB. A run's split is 3.35 MiB per multiplier
+# The quota the VineyardRuntime gets for a DATA_MULTIPLIER (deploy/vineyard-quota.sh; a test holds
+# the two equal): 4 MiB per multiplier and 256 MiB, at least 500 MiB and whole GiB past 999 MiB,
+# the quantities Fluid's chart sizes the worker for. A run's split is 3.35 MiB per multiplier
 # (46 float64 per row), the seed's frames 3.50 MiB (45 int64 columns plus an int64 index for X
 # and for y): `handoff_bytes` in bench/results.
 MIB_PER_MULTIPLIER = 4
@@ -41,7 +42,10 @@ BASE_MIB = 256
 def quota_bytes(multiplier: int) -> int:
     """The shared memory a run at `multiplier` gets: the VineyardRuntime quota the Makefile
     sets for that size (Fluid reserves its whole quota)."""
-    return (multiplier * MIB_PER_MULTIPLIER + BASE_MIB) << 20
+    mib = max(multiplier * MIB_PER_MULTIPLIER + BASE_MIB, 500)
+    if mib > 999:
+        mib = -(-mib // 1024) * 1024
+    return mib << 20
 
 
 @dataclass(frozen=True)
