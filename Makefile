@@ -123,16 +123,18 @@ push-images: images
 # Order matters: Argo and Fluid first (their CRDs), then the pipeline's namespace, images, the NAS
 # claim and the service account the prepare-data Job uses, then vineyard.
 ARGO_VERSION ?= v3.7.18
+# The chart version of the Fluid source deploy/ was read against (deploy/NOTES.md).
+FLUID_CHART_VERSION ?= 1.1.0
 # The one namespace of the pipeline: its claims, service account, Job, vineyard Dataset and runtime,
 # and the workflows (every command below names it; nothing in deploy/ or workflows/ does).
 NAMESPACE ?= shmpipe
 # Size of a run in 10,000-row blocks; the prepare-data Job, the vineyard quota and the workflows
 # must agree on it.
 DATA_MULTIPLIER ?= 100
-# Memory each vineyard worker holds for objects: one run's split (3.4 MiB per multiplier) with a
-# fifth spare, plus 256Mi. Fluid adds 500Mi to it for the worker pod. Raise it to run several
-# workflows at once (each holds its own split until its exit handler deletes it).
-VINEYARD_QUOTA ?= $(shell expr $(DATA_MULTIPLIER) \* 4 + 256)Mi
+# Memory each vineyard worker holds for objects: empty, deploy/vineyard-quota.sh sizes it for
+# DATA_MULTIPLIER. Set it (500Mi-999Mi or 1Gi-20Gi) to run several workflows at once (each holds
+# its own split until its exit handler deletes it).
+VINEYARD_QUOTA ?=
 # Where kind-config.yaml mounts the stand-in NAS from (fixed there: kind does not expand variables).
 NAS_HOST_DIR := /tmp/shmpipe-nas
 KUBECTL := kubectl -n $(NAMESPACE)
@@ -143,7 +145,7 @@ VINEYARD_IMAGES = $(shell sed -n '/^    image: /{s/^    image: //;h;n;s/^    ima
 .PHONY: cluster cluster-argo cluster-fluid cluster-namespace cluster-nas cluster-rbac \
 	cluster-data-manifest cluster-data cluster-vineyard-manifest cluster-vineyard-images \
 	cluster-vineyard-image-names \
-	cluster-vineyard cluster-images cluster-up submit-nas submit-vineyard cluster-delete
+	cluster-vineyard cluster-images cluster-check cluster-up submit-nas submit-vineyard cluster-delete
 
 cluster:
 	# World-writable: the steps run as uid 1000, and a hostPath volume ignores fsGroup.
@@ -163,7 +165,8 @@ cluster-argo:
 cluster-fluid:
 	kubectl create namespace fluid-system --dry-run=client -o yaml | kubectl apply -f -
 	helm repo add fluid https://fluid-cloudnative.github.io/charts && helm repo update fluid
-	helm upgrade --install fluid fluid/fluid --namespace fluid-system --wait --timeout 10m
+	helm upgrade --install fluid fluid/fluid --version $(FLUID_CHART_VERSION) \
+	  --namespace fluid-system --wait --timeout 10m
 
 # Fluid runs its privileged fuse and hostPath worker pods in the Dataset's namespace, and a claim
 # mounts only in its own, so the namespace's Pod Security admission cannot enforce "restricted"
@@ -191,7 +194,8 @@ cluster-rbac:
 JOB_MANIFEST = sed -e 's\#image: test-registry/prepare-data:latest\#image: $(REGISTRY)/prepare-data:$(TAG)\#' \
 	-e '/- --multiplier/{' -e 'n' -e 's/"[0-9]*"/"$(DATA_MULTIPLIER)"/' -e '}' \
 	deploy/prepare-data-job.yaml
-VINEYARD_MANIFEST = sed -e 's/^      quota: .*/      quota: $(VINEYARD_QUOTA)/' deploy/vineyard.yaml
+VINEYARD_MANIFEST = quota=$$(bash deploy/vineyard-quota.sh '$(DATA_MULTIPLIER)' '$(VINEYARD_QUOTA)') && \
+	sed -e "s/^      quota: .*/      quota: $$quota/" deploy/vineyard.yaml
 
 cluster-data-manifest:
 	@$(JOB_MANIFEST)
@@ -212,20 +216,37 @@ cluster-vineyard-images:
 	  $(DOCKER) image inspect $$i >/dev/null 2>&1 || $(DOCKER) pull $$i || exit 1; \
 	  kind load docker-image $$i --name $(KIND_CLUSTER) || exit 1; done
 
-# The same list, one line, for loading them some other way (deploy/README, section 9).
+# The same list, one line, for loading them some other way (deploy/README.md, step 9).
 cluster-vineyard-image-names:
 	@echo $(VINEYARD_IMAGES)
 
+# Fluid never resizes a running runtime (deploy/NOTES.md, "Resize"): a new quota deletes the
+# runtime and its Dataset and makes them anew, which drops every object vineyard holds.
 cluster-vineyard:
-	$(VINEYARD_MANIFEST) | $(KUBECTL) apply -f -
+	@manifest=$$($(VINEYARD_MANIFEST)) || exit 1; \
+	new=$$(printf '%s\n' "$$manifest" | sed -n 's/^      quota: //p'); \
+	old=$$($(KUBECTL) get vineyardruntime vineyard --ignore-not-found \
+	  -o jsonpath='{.spec.tieredstore.levels[0].quota}') || exit 1; \
+	if [ -n "$$old" ] && [ "$$old" != "$$new" ]; then \
+	  echo "vineyard quota $$old -> $$new: recreating the runtime; this drops every object in vineyard"; \
+	  $(KUBECTL) delete dataset/vineyard vineyardruntime/vineyard --wait --timeout=10m || exit 1; \
+	  $(KUBECTL) wait --for=delete pod -l app=vineyard,release=vineyard --timeout=5m \
+	    2>/dev/null || true; \
+	fi; \
+	printf '%s\n' "$$manifest" | $(KUBECTL) apply -f - && \
 	$(KUBECTL) wait --for=jsonpath='{.status.phase}'=Bound dataset/vineyard --timeout=10m
 
 cluster-images:
 	$(MAKE) --no-print-directory images load-images
 
+# What only a cluster can show: the workers one per node with their memory, the pods' Pod Security
+# admission, the policies rejecting deploy/policy-probes.yaml (server-side dry runs).
+cluster-check:
+	bash deploy/cluster-check.sh $(NAMESPACE)
+
 # Everything up to a cluster ready for `make submit-nas` / `make submit-vineyard`.
 cluster-up: cluster cluster-argo cluster-fluid cluster-namespace cluster-images cluster-nas \
-	cluster-rbac cluster-data cluster-vineyard-images cluster-vineyard
+	cluster-rbac cluster-data cluster-vineyard-images cluster-vineyard cluster-check
 
 submit-nas:
 	argo submit -n $(NAMESPACE) --wait workflows/pipeline.yaml \

@@ -1,17 +1,21 @@
 """The Pod Security "restricted" profile, as the checks that apply to the pods here.
 
 https://kubernetes.io/docs/concepts/security/pod-security-standards/ (restricted, which includes
-baseline), less AppArmor, SELinux, /proc mount type and sysctls, which no pod here sets.
+baseline), less SELinux, /proc mount type and sysctls, which no pod here sets.
 """
 
 RESTRICTED_VOLUME_TYPES = {
     "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
     "projected", "secret",
 }  # fmt: skip
+APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 
-def restricted_violations(pod_sc: dict, containers: list[dict], volumes: list[dict], pod: dict):
-    """Why the Pod Security "restricted" profile would reject this pod; empty if it admits it."""
+def restricted_violations(
+    pod_sc: dict, containers: list[dict], volumes: list[dict], pod: dict, annotations=None
+):
+    """Why the Pod Security "restricted" profile would reject this pod; empty if it admits it.
+    `containers` are all of them: init, regular and ephemeral."""
     problems = []
     for key in ("hostNetwork", "hostPID", "hostIPC"):
         if pod.get(key):
@@ -20,6 +24,13 @@ def restricted_violations(pod_sc: dict, containers: list[dict], volumes: list[di
         kinds = set(volume) - {"name"}
         if not kinds <= RESTRICTED_VOLUME_TYPES:
             problems.append(f"volume {volume['name']} is {sorted(kinds)}")
+    if (pod_sc.get("seccompProfile") or {}).get("type") == "Unconfined":
+        problems.append("the pod's seccomp profile is Unconfined")
+    if (pod_sc.get("appArmorProfile") or {}).get("type") == "Unconfined":
+        problems.append("the pod's AppArmor profile is Unconfined")
+    for key, value in (annotations or {}).items():
+        if key.startswith(APPARMOR_ANNOTATION) and value == "unconfined":
+            problems.append(f"annotation {key} is unconfined")
     for c in containers:
         sc = c.get("securityContext", {})
         name = c.get("name", c["image"])
@@ -44,4 +55,6 @@ def restricted_violations(pod_sc: dict, containers: list[dict], volumes: list[di
             problems.append(f"{name}: runAsUser is 0")
         if (effective("seccompProfile") or {}).get("type") not in ("RuntimeDefault", "Localhost"):
             problems.append(f"{name}: seccomp profile is not RuntimeDefault or Localhost")
+        if (sc.get("appArmorProfile") or {}).get("type") == "Unconfined":
+            problems.append(f"{name}: AppArmor profile is Unconfined")
     return problems

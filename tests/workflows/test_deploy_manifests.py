@@ -47,9 +47,17 @@ def test_nas_claim_binds_the_pv_read_write_many():
     assert pvc["spec"]["accessModes"] == pv["spec"]["accessModes"] == ["ReadWriteMany"]
 
 
+def _roles() -> dict:
+    return {d["metadata"]["name"]: d for d in load_all(DEPLOY / "rbac.yaml") if d["kind"] == "Role"}
+
+
 def test_rbac_grants_the_executor_only_workflowtaskresults():
     objects = _by_kind("rbac.yaml")
-    role, binding, account = objects["Role"], objects["RoleBinding"], objects["ServiceAccount"]
+    role, binding, account = (
+        _roles()["pipeline-runner-executor"],
+        objects["RoleBinding"],
+        objects["ServiceAccount"],
+    )
     assert role["rules"] == [
         {
             "apiGroups": ["argoproj.io"],
@@ -64,6 +72,38 @@ def test_rbac_grants_the_executor_only_workflowtaskresults():
     }
     # No namespace: it is the binding's own (see the comment in rbac.yaml).
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"]}]
+
+
+def _grants(role: dict, group: str, resource: str, verb: str) -> bool:
+    return any(
+        {group, "*"} & set(rule.get("apiGroups", []))
+        and {resource, "*"} & set(rule.get("resources", []))
+        and {verb, "*"} & set(rule.get("verbs", []))
+        for rule in role["rules"]
+    )
+
+
+def test_a_pipeline_author_cannot_make_the_pods_the_policy_exempts():
+    """deploy/pod-security.yaml exempts the pods of Fluid's vineyard StatefulSets and DaemonSet:
+    an author who could create or change those, or the runtime whose images they run, or grant
+    themselves more, could run privileged pods."""
+    author = _roles()["pipeline-author"]
+    assert _grants(author, "argoproj.io", "workflows", "create")
+    assert _grants(author, "", "pods", "get") and _grants(author, "", "pods/log", "get")
+    forbidden = [
+        ("apps", resource, verb)
+        for resource in ("statefulsets", "daemonsets", "deployments", "replicasets")
+        for verb in ("create", "update", "patch")
+    ]
+    forbidden += [("data.fluid.io", r, v) for r in ("vineyardruntimes", "datasets")
+                  for v in ("create", "update", "patch", "delete")]  # fmt: skip
+    forbidden += [("rbac.authorization.k8s.io", r, v) for r in ("roles", "rolebindings")
+                  for v in ("create", "update", "patch", "bind", "escalate")]  # fmt: skip
+    forbidden += [("", "pods", "create"), ("", "pods/ephemeralcontainers", "update"),
+                  ("", "pods/exec", "create"), ("admissionregistration.k8s.io",
+                  "validatingadmissionpolicies", "update")]  # fmt: skip
+    granted = [f for f in forbidden if _grants(author, *f)]
+    assert not granted, granted
 
 
 def test_deploy_leaves_fluids_webhook_profile_to_the_chart():
@@ -149,6 +189,12 @@ def test_every_cluster_command_names_the_pipelines_namespace():
         assert re.search(r"(-n |namespace )ns-under-test\b", command), command
     argo = _make("-n", "cluster-argo")
     assert "kubectl apply -n argo -f deploy/argo-executor.yaml" in argo
+    # One shell command each, whose kubectl calls all go through KUBECTL or the script's argument.
+    vineyard = _make("-n", "cluster-vineyard", "NAMESPACE=ns-under-test")
+    assert vineyard.count("kubectl -n ns-under-test") == vineyard.count("kubectl") >= 4
+    assert "cluster-check.sh ns-under-test" in _make(
+        "-n", "cluster-check", "NAMESPACE=ns-under-test"
+    )
 
 
 def test_deploy_readme_names_the_namespace_in_every_command():
@@ -223,8 +269,8 @@ def _quota_mi(multiplier: int) -> int:
         if d and d["kind"] == "VineyardRuntime"
     ]  # fmt: skip
     (level,) = runtime["spec"]["tieredstore"]["levels"]
-    assert level["quota"].endswith("Mi"), level
-    return int(level["quota"][:-2])
+    number, unit = re.fullmatch(r"(\d+)(Mi|Gi)", level["quota"]).groups()
+    return int(number) * {"Mi": 1, "Gi": 1024}[unit]
 
 
 @pytest.fixture(scope="module")
@@ -259,12 +305,28 @@ def test_deploy_readme_states_the_worker_memory_make_gives():
     text = (DEPLOY / "README.md").read_text()
     for multiplier in (100, 2000):
         quota = _quota_mi(multiplier)
-        row = re.search(rf"^\| {multiplier} \| ([0-9]+)Mi \| ([0-9]+)Mi \|", text, re.M)
+        row = re.search(rf"^\| {multiplier} \| ([0-9]+)(Mi|Gi) \| ([0-9]+)Mi \|", text, re.M)
         assert row, f"deploy/README.md has no row for M={multiplier}"
-        assert (int(row.group(1)), int(row.group(2))) == (quota, quota + FLUID_WORKER_OVERHEAD_MI)
+        written = int(row.group(1)) * {"Mi": 1, "Gi": 1024}[row.group(2)]
+        assert (written, int(row.group(3))) == (quota, quota + FLUID_WORKER_OVERHEAD_MI)
 
 
 # --- facts in comments ------------------------------------------------------------------------
+
+
+def test_every_repository_file_a_deploy_or_workflow_file_names_exists():
+    """A comment or doc pointing at a file that is gone sends the reader nowhere."""
+    files = [*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.md"), *DEPLOY.rglob("*.sh"),
+             *(ROOT / "workflows").rglob("*.py"), *(ROOT / "workflows").rglob("*.md"),
+             *WORKFLOWS.values(), ROOT / "Makefile"]  # fmt: skip
+    named = re.compile(r"(?<![\w./-])((?:deploy|workflows|tests|packages|bench)/[\w./-]*\w)")
+    missing = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in files
+        for name in named.findall(path.read_text())
+        if not (ROOT / name).exists() and "*" not in name and "/." not in name
+    ]
+    assert not missing, missing
 
 
 def test_no_comment_gives_fluids_socket_a_wrong_name():
@@ -282,3 +344,12 @@ def test_no_comment_gives_fluids_socket_a_wrong_name():
             if prose and "Fluid" in window and re.search(r"\bvineyard\.sock\b", lines[i]):
                 wrong.append(f"{path.relative_to(ROOT)}:{i + 1}: {lines[i].strip()}")
     assert not wrong, wrong
+
+
+def test_fluid_is_installed_at_the_chart_version_the_notes_name():
+    """Fluid's chart changes what the runtime's pods look like (their names, labels, memory): an
+    unpinned install could differ from the source the policy and the quota were written for."""
+    version = re.search(r"^FLUID_CHART_VERSION \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert version, "the Makefile pins no Fluid chart version"
+    assert f"--version {version.group(1)} " in _make("-n", "cluster-fluid")
+    assert f"chart {version.group(1)}" in (DEPLOY / "NOTES.md").read_text()

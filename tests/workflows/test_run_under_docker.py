@@ -95,10 +95,10 @@ class Cluster:
             if claim == "benchmark-data":
                 binds[str(self.nas)] = {"bind": mount["mountPath"], "mode": "rw"}
             elif self.runtime is not None and claim == self.runtime.dataset:
-                # A Dataset's claim is ReadOnlyMany unless it says otherwise
-                # (pkg/utils/dataset.go, GetAccessModesOfDatasetWithContext), and Fluid's CSI
-                # plugin bind-mounts such a volume `-o ro` (pkg/csi/plugins/nodeserver.go).
-                binds[str(self.fuse_dirs[node])] = {"bind": mount["mountPath"], "mode": "ro"}
+                # Fluid's CSI plugin publishes the volume as a symlink before its `-o ro` branch
+                # (workflows/NOTES.md), so only the mount's own readOnly makes it read-only.
+                mode = "ro" if mount.get("readOnly") else "rw"
+                binds[str(self.fuse_dirs[node])] = {"bind": mount["mountPath"], "mode": mode}
             else:
                 raise AssertionError(f"{pod.task}: no host directory for claim {claim}")
         return binds

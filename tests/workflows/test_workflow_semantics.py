@@ -28,6 +28,7 @@ from argo_model import (
     load_all,
     output_parameters,
     pods,
+    resolved_templates,
     sample_name,
     strategic_merge,
     task_order,
@@ -346,7 +347,7 @@ def test_the_two_workflows_differ_only_where_the_store_differs():
     (claim,) = [v for v in spec["volumes"] if v["name"] == "vineyard"]
     spec["volumes"].remove(claim)
     mounts = spec["templateDefaults"]["container"]["volumeMounts"]
-    mounts.remove({"name": "vineyard", "mountPath": "/var/run/vineyard"})
+    mounts.remove({"name": "vineyard", "mountPath": "/var/run/vineyard", "readOnly": True})
     for template in spec["templates"]:
         args = template.get("container", {}).get("args", [])
         for flag in ("--sink", "--source"):
@@ -522,3 +523,17 @@ def test_restricted_check_catches_a_violation(wf):
     assert restricted_violations(pod.security_context, [pod.container], hostpath, {})
     del container["resources"]["limits"]
     assert len(project_rule_violations(pod.security_context, container)) == 1
+
+
+def test_the_vineyard_claim_is_mounted_read_only():
+    """Fluid publishes the claim as a symlink to a writable directory, so a step could write into
+    the fuse's directory on the node unless the mount itself says readOnly."""
+    wf = load(WORKFLOWS["vineyard"])
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in wf["spec"]["volumes"]}
+    checked = 0
+    for name, template in resolved_templates(wf).items():
+        for mount in template.get("container", {}).get("volumeMounts", []):
+            if claims.get(mount["name"]) == "vineyard":
+                assert mount.get("readOnly") is True, name
+                checked += 1
+    assert checked, "no template mounts the vineyard claim"

@@ -30,12 +30,12 @@ DEFAULT_MULTIPLIER = 100
 DATA_DIR = "/data"
 NAS_CLAIM = "benchmark-data"
 # The claim Fluid creates for the Dataset `vineyard` (deploy/vineyard.yaml); the steps find
-# vineyard-config.yaml and the socket at this path without any configuration.
+# vineyard-config.yaml and the socket at this path without any configuration. Mounted writable:
+# kfp-kubernetes has no read-only PVC mount (workflows/NOTES.md, KFP).
 VINEYARD_CLAIM = "vineyard"
 VINEYARD_DIR = "/var/run/vineyard"
-# The vineyard workflow's pod labels: Fluid's webhook places such pods next to a vineyard fuse
-# (deploy/fluid-webhook-plugins.yaml); `.sched: required` turns that preference into a requirement
-# (Fluid's NodeAffinityWithCache plugin, getRequiredAndPreferredSchedulingRuntimes).
+# The vineyard workflow's pod labels: the first sends the pod to Fluid's webhook, the second has
+# its default profile require a node with a vineyard worker (workflows/NOTES.md, Fluid).
 VINEYARD_POD_LABELS = {
     "fuse.serverful.fluid.io/inject": "true",
     "fluid.io/dataset.vineyard.sched": "required",
@@ -55,8 +55,8 @@ RESOURCES = {
 
 # KFP's counterpart of the workflow's name: the run's id, different for every run, so concurrent
 # runs never share intermediates. The KFP driver substitutes it only when it is a task's whole
-# argument (backend/src/v2/driver/resolve.go, resolveInputParameter, case RuntimeValue), so it is
-# passed as the `run_id` input, never spliced into a longer string.
+# argument, so it is passed as the `run_id` input, never spliced into a longer string. Upstream
+# sources for the comments in this file: workflows/NOTES.md.
 RUN_ID = dsl.PIPELINE_JOB_ID_PLACEHOLDER
 
 # Argo reads the MSE from the file evaluate writes beside metrics.json (`runs/<id>/mse`, the
@@ -166,10 +166,9 @@ def configure(task, image, vineyard: bool):
     task.set_cpu_request(cpu_request).set_cpu_limit(cpu_limit)
     task.set_memory_request(memory_request).set_memory_limit(memory_limit)
     # The Argo workflows' securityContext, as far as KFP reaches: kfp-kubernetes sets only the
-    # container's identity (kubernetes_platform/python/kfp/kubernetes/security_context.py). KFP
-    # 2.16 and later add no-privilege-escalation, all capabilities dropped and the RuntimeDefault
-    # seccomp profile to every user container itself (backend/src/v2/compiler/argocompiler/
-    # security_context.go). Nothing asks for readOnlyRootFilesystem, and KFP's launcher writes the
+    # container's identity. KFP 2.16 and later add no-privilege-escalation, all capabilities
+    # dropped and the RuntimeDefault seccomp profile to every user container itself. Nothing asks
+    # for readOnlyRootFilesystem, and KFP's launcher writes the
     # output parameters under /tmp in the step's own container, so the root filesystem stays
     # writable here.
     kubernetes.set_security_context(
@@ -197,7 +196,7 @@ _IMAGES = image_defaults()
 class Outputs(NamedTuple):
     """The pipeline's declared output, the MSE, for a pipeline that uses this one as a component.
     A run shows the value only as read-mse's output parameter: KFP's backend records no value for
-    the root DAG's outputs (backend/src/v2/driver/root_dag.go at 2.17.0 publishes none)."""
+    the root DAG's outputs."""
 
     mse: float
 
@@ -207,10 +206,8 @@ def define(store: str):
 
     Parameters: data_multiplier as in the Argo workflows, and one full image reference per step
     image instead of Argo's `registry` and `tag`: KFP takes a container image only from one whole
-    parameter (sdk/python/kfp/compiler/pipeline_spec_builder.py, convert_to_placeholder, allows
-    one; backend/src/v2/driver/resolve.go, resolvePodSpecInputRuntimeParameter, replaces the image
-    by that parameter's value), so `<registry>/preprocess-data:<tag>` cannot be put together at
-    run time. Their defaults are made from a registry and a tag when compiling (main).
+    parameter, so `<registry>/preprocess-data:<tag>` cannot be put together at run time. Their
+    defaults are made from a registry and a tag when compiling (main).
     """
     preprocess, train, evaluate = (
         preprocess_component(store),

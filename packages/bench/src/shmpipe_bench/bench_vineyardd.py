@@ -14,15 +14,18 @@ from pathlib import Path
 from shmpipe_core import vineyardd
 
 CONFIGS = {"plain": [], "fluid": ["--reserve_memory"]}
-# The Makefile's VINEYARD_QUOTA for a DATA_MULTIPLIER (a test holds the two equal); a split
-# takes 3.35 MiB per multiplier, the seed's frames 3.50 MiB.
+# The quota deploy/vineyard-quota.sh gives the VineyardRuntime for a DATA_MULTIPLIER (a test
+# holds the two equal): whole GiB past 999 MiB, the quantities Fluid's chart sizes the worker for.
 MIB_PER_MULTIPLIER = 4
 BASE_MIB = 256
 
 
 def quota_bytes(multiplier: int) -> int:
-    """The VineyardRuntime quota the Makefile sets for `multiplier`."""
-    return (multiplier * MIB_PER_MULTIPLIER + BASE_MIB) << 20
+    """The VineyardRuntime quota for `multiplier` (Fluid reserves all of it)."""
+    mib = max(multiplier * MIB_PER_MULTIPLIER + BASE_MIB, 500)
+    if mib > 999:
+        mib = -(-mib // 1024) * 1024
+    return mib << 20
 
 
 @dataclass(frozen=True)
