@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from kfp import compiler, dsl, kubernetes
 from shmpipe_core import steps_table
+from shmpipe_core.step_contract import step_args
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -96,41 +97,32 @@ def image_defaults(registry: str = DEFAULT_REGISTRY, tag: str = DEFAULT_TAG) -> 
 # pipeline parameter (set_container_image in configure), as Argo's get theirs from registry and tag.
 
 
-def preprocess_component(store: str):
-    @dsl.container_component
-    def preprocess_data(data_multiplier: int, run_id: str):
-        return dsl.ContainerSpec(
-            image=IMAGES["preprocess"],
-            command=["preprocess"],
-            args=["--sink", store, "--multiplier", data_multiplier]
-            + ["--data-dir", DATA_DIR, "--run-id", run_id],
-        )
-
-    return preprocess_data
+# The store is each step's input, as it is each Argo template's flag: one component per step.
 
 
-def train_component(store: str):
-    @dsl.container_component
-    def train_data(run_id: str):
-        return dsl.ContainerSpec(
-            image=IMAGES["train"],
-            command=["train"],
-            args=["--source", store, "--data-dir", DATA_DIR, "--run-id", run_id],
-        )
-
-    return train_data
+@dsl.container_component
+def preprocess_data(store: str, data_multiplier: int, run_id: str):
+    return dsl.ContainerSpec(
+        image=IMAGES["preprocess"],
+        command=["preprocess"],
+        args=step_args("preprocess", store, DATA_DIR, run_id, data_multiplier),
+    )
 
 
-def evaluate_component(store: str):
-    @dsl.container_component
-    def test_data(run_id: str):
-        return dsl.ContainerSpec(
-            image=IMAGES["evaluate"],
-            command=["evaluate"],
-            args=["--source", store, "--data-dir", DATA_DIR, "--run-id", run_id],
-        )
+@dsl.container_component
+def train_data(store: str, run_id: str):
+    return dsl.ContainerSpec(
+        image=IMAGES["train"], command=["train"], args=step_args("train", store, DATA_DIR, run_id)
+    )
 
-    return test_data
+
+@dsl.container_component
+def test_data(store: str, run_id: str):
+    return dsl.ContainerSpec(
+        image=IMAGES["evaluate"],
+        command=["evaluate"],
+        args=step_args("evaluate", store, DATA_DIR, run_id),
+    )
 
 
 @dsl.container_component
@@ -209,11 +201,6 @@ def define(store: str):
     parameter, so `<registry>/preprocess-data:<tag>` cannot be put together at run time. Their
     defaults are made from a registry and a tag when compiling (main).
     """
-    preprocess, train, evaluate = (
-        preprocess_component(store),
-        train_component(store),
-        evaluate_component(store),
-    )
     vineyard = store == "vineyard"
 
     @dsl.pipeline(
@@ -238,10 +225,12 @@ def define(store: str):
         # deletes the run's intermediates and keeps the model and metrics.
         done = configure(cleanup(run_id=RUN_ID), image("cleanup"), vineyard)
         with dsl.ExitHandler(done, name="steps") as steps:
-            pre = preprocess(data_multiplier=data_multiplier, run_id=RUN_ID)
+            pre = preprocess_data(store=store, data_multiplier=data_multiplier, run_id=RUN_ID)
             configure(pre, image("preprocess"), vineyard)
-            fit = configure(train(run_id=RUN_ID), image("train"), vineyard).after(pre)
-            configure(evaluate(run_id=RUN_ID), image("evaluate"), vineyard).after(fit)
+            fit = train_data(store=store, run_id=RUN_ID)
+            configure(fit, image("train"), vineyard).after(pre)
+            test = test_data(store=store, run_id=RUN_ID)
+            configure(test, image("evaluate"), vineyard).after(fit)
         # KFP takes a pipeline's outputs only from its top level, not from inside an exit handler,
         # so the MSE is read after the steps (its file is one of those cleanup keeps). It
         # reads a NAS file only: no vineyard mount, no placement next to a fuse.
