@@ -131,10 +131,10 @@ def _mse_output(wf):
 
 
 def test_mse_is_the_test_pods_global_output_read_where_evaluate_writes_it(wf):
-    from shmpipe_core.dataset import run_dir
+    from shmpipe_core.layout import RunLayout
 
     test_pod, mse = _mse_output(wf)
-    assert mse["valueFrom"] == {"path": str(run_dir(DATA_MOUNT, sample_name(wf)) / "mse")}
+    assert mse["valueFrom"] == {"path": str(RunLayout(DATA_MOUNT, sample_name(wf)).mse)}
     # On the data volume: the root filesystem is read-only.
     assert any(m["mountPath"] == DATA_MOUNT for m in test_pod.container["volumeMounts"])
 

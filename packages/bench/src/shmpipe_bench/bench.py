@@ -26,9 +26,9 @@ from shmpipe_core.dataset import (
     SPLIT_NAMES,
     check_multiplier,
     raw_path,
-    run_dir,
 )
 from shmpipe_core.errors import StepError, UsageError
+from shmpipe_core.layout import RunLayout
 from shmpipe_core.metrics import peak_rss_bytes
 from shmpipe_core.runs import delete_intermediates
 from shmpipe_core.step_contract import STEPS
@@ -338,7 +338,7 @@ def one_run(
                 if not failed:
                     raise
             usage_after = memory_usage(sock) if sock else None
-            shutil.rmtree(run_dir(data_dir, run_id), ignore_errors=True)
+            shutil.rmtree(RunLayout(data_dir, run_id).dir, ignore_errors=True)
     split_bytes = [records["preprocess"]["bytes"][n] for n in SPLIT_NAMES]
     copies = memcpy_seconds_in_child(split_bytes)
     figures = [step_figures(s, records[s.name]) for s in steps]

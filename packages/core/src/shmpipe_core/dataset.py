@@ -1,4 +1,4 @@
-"""The synthetic housing table: its columns, the split's features and target, where files live."""
+"""The synthetic housing table: its columns, the split's features and target, run ids."""
 
 import csv
 import os
@@ -8,7 +8,6 @@ from importlib.resources import files
 from pathlib import Path
 
 from .errors import UsageError
-from .files import refuse_links
 
 ROWS_PER_MULTIPLIER = 10_000
 SEED = 42
@@ -48,16 +47,6 @@ def default_data_dir() -> Path:
 
 def raw_path(data_dir: Path, multiplier: int) -> Path:
     return Path(data_dir) / "raw" / f"housing-m{multiplier}.arrow"
-
-
-def runs_dir(data_dir: Path) -> Path:
-    """The directory holding one directory per run."""
-    return Path(data_dir) / "runs"
-
-
-def run_dir(data_dir: Path, run_id: str) -> Path:
-    """The run's directory, refused if a link leads it (or `runs`) outside the data dir."""
-    return refuse_links(data_dir, runs_dir(data_dir) / run_id)
 
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

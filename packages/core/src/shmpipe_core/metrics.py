@@ -20,8 +20,8 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .dataset import run_dir
-from .files import refuse_links, write_json
+from .files import write_json
+from .layout import RunLayout
 
 
 def booked(metrics, phase: str):
@@ -110,6 +110,6 @@ class StepMetrics:
         self.peak_private_bytes = max(_private_peak, private_bytes())
         record = asdict(self)
         # Every component checked, not only the run's: a link at steps/ would lead the write out.
-        path = run_dir(data_dir, self.run_id) / "steps" / f"{self.step}.json"
-        write_json(refuse_links(data_dir, path), record)
+        path = RunLayout(data_dir, self.run_id).step_record(self.step)
+        write_json(path, record)
         return record

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import run_dir
 from .errors import StepError
 from .files import read_small_file, write_json
 
@@ -22,15 +21,6 @@ FORMAT = "shmpipe-linear-model/1"
 # A model is a few kB (one coefficient per feature, 45 of them, and their names): the cap is far
 # above any model train writes, and keeps a huge file (or a link to /dev/zero) from being read.
 MODEL_MAX_BYTES = 1 << 20
-
-
-def model_path(data_dir: Path, run_id: str) -> Path:
-    return run_dir(data_dir, run_id) / "model.json"
-
-
-def metrics_path(data_dir: Path, run_id: str) -> Path:
-    """Where evaluate writes the run's metrics (MSE), beside its model."""
-    return run_dir(data_dir, run_id) / "metrics.json"
 
 
 def save(

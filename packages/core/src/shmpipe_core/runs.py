@@ -7,10 +7,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .dataset import runs_dir
-from .model_file import metrics_path, model_path
+from .layout import MANIFEST, RunLayout, runs_dir
 from .stores import STORES, open_store
-from .stores.nas import MANIFEST, splits_dir
 from .stores.vineyard import SPLITS
 from .vineyard_connect import locate
 
@@ -71,9 +69,10 @@ def _from_data_dir(data_dir: Path) -> dict[str, RunInfo]:
             continue
         info = RunInfo(directory.name)
         # The paths the steps write, so refused, as there, where a link leads them elsewhere.
-        info.model = model_path(data_dir, info.run_id).is_file()
-        info.metrics = metrics_path(data_dir, info.run_id).is_file()
-        splits = splits_dir(data_dir, info.run_id)
+        paths = RunLayout(data_dir, info.run_id)
+        info.model = paths.model.is_file()
+        info.metrics = paths.metrics.is_file()
+        splits = paths.splits
         newest = directory.lstat().st_mtime
         for path, st in _files(directory):
             newest = max(newest, st.st_mtime)

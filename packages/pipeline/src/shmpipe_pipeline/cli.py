@@ -4,7 +4,8 @@ import json
 import sys
 
 from shmpipe_core.cli import Parser, add_data_dir, add_debug, add_multiplier, add_store, run
-from shmpipe_core.dataset import check_run_id, run_dir
+from shmpipe_core.dataset import check_run_id
+from shmpipe_core.layout import RunLayout
 from shmpipe_core.runs import new_run_id
 from shmpipe_core.sizes import human
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"pipeline: {e}; run {run_id} not finished", file=sys.stderr, flush=True)
             raise SystemExit(e.exit_code) from None
         print(json.dumps(result) if args.json else table(result))
-        report.line(f"model.json and metrics.json are in {run_dir(spec.data_dir, run_id)}/")
+        report.line(f"model.json and metrics.json are in {RunLayout(spec.data_dir, run_id).dir}/")
         line = embedded_vineyard_line(spec)
         if line is not None:
             report.line(line)

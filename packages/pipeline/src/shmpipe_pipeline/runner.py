@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shmpipe_core import embedded
-from shmpipe_core.dataset import raw_path, run_dir
+from shmpipe_core.dataset import raw_path
 from shmpipe_core.errors import StepError
+from shmpipe_core.layout import PIPELINE_LOCK, RunLayout
 from shmpipe_core.progress import ENV as PROGRESS_ENV
 from shmpipe_core.runs import delete_intermediates
 from shmpipe_core.sizes import human
@@ -191,16 +192,12 @@ def embedded_vineyard_line(spec: RunSpec) -> str | None:
     )
 
 
-# Beside the split's own lock (the NAS store's), and not that one: a step's writer takes that one.
-PIPELINE_LOCK = ".pipeline.lock"
-
-
 @contextmanager
 def run_id_held(data_dir: Path, run_id: str):
     """Hold the run id for one pipeline: a second pipeline with the same id would delete the
     first one's split in its end-of-run cleanup (or the first would delete the second's).
     Refused at once rather than queued: two runs under one id are a mistake, not a wait."""
-    directory = run_dir(data_dir, run_id)
+    directory = RunLayout(data_dir, run_id).dir
     directory.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from shmpipe_core.dataset import run_dir
+from shmpipe_core.layout import RunLayout
 from shmpipe_core.metrics import maxrss_bytes
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM)
@@ -175,4 +175,4 @@ def last_json(text: str) -> dict:
 
 def read_step_record(data_dir: Path, run_id: str, step: str) -> dict:
     """What the step measured about itself (shmpipe_core.metrics.StepMetrics.finish wrote it)."""
-    return json.loads((run_dir(data_dir, run_id) / "steps" / f"{step}.json").read_text())
+    return json.loads(RunLayout(data_dir, run_id).step_record(step).read_text())

@@ -1,9 +1,5 @@
-"""`evaluate`: predict the test split with the trained model; write and print metrics.json.
-
-Beside metrics.json it writes `mse`: the number alone, as Python's repr (the shortest text that
-reads back as the same float), for readers that take a file's text as a value, such as an Argo
-output parameter.
-"""
+"""`evaluate`: predict the test split with the trained model; write and print metrics.json, and
+the MSE alone beside it (an Argo output parameter reads it)."""
 
 import argparse
 import json
@@ -13,6 +9,7 @@ from shmpipe_core import faults, model_file
 from shmpipe_core.cli import run, step_parser
 from shmpipe_core.errors import StepError
 from shmpipe_core.files import atomic_file, write_json
+from shmpipe_core.layout import RunLayout
 from shmpipe_core.manifest import check_finite
 from shmpipe_core.metrics import StepMetrics
 from shmpipe_core.stores import open_store
@@ -27,10 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def evaluate(args) -> dict:
     metrics = StepMetrics.start("evaluate", args.store, args.run_id)
+    paths = RunLayout(args.data_dir, args.run_id)
     with metrics.phase("connect"):
         store = open_store(args.store, args.data_dir, args.vineyard_socket)
     with metrics.phase("load"):
-        saved = model_file.load(model_file.model_path(args.data_dir, args.run_id))
+        saved = model_file.load(paths.model)
     # Paged in at once by the store, rather than a fault per page inside predict.
     arrays, manifest = store.read(args.run_id, ["X_test", "y_test"], metrics, "resident")
     faults.point("evaluate-after-load")
@@ -60,12 +58,10 @@ def evaluate(args) -> dict:
     }
     # The record first, as preprocess: a step that fails (a full disk) publishes no metrics.
     metrics.finish(args.data_dir)
-    with metrics.phase("save"):
-        path = model_file.metrics_path(args.data_dir, args.run_id)
-        # mse written before metrics.json is published, renamed after it: both or neither.
-        with atomic_file(path.with_name("mse"), "w") as f:
-            f.write(f"{mse!r}\n")
-            write_json(path, result)
+    # mse written before metrics.json is published, renamed after it: both or neither.
+    with metrics.phase("save"), atomic_file(paths.mse, "w") as f:
+        f.write(f"{mse!r}\n")
+        write_json(paths.metrics, result)
     metrics.finish(args.data_dir)
     return result
 

@@ -7,6 +7,7 @@ import sys
 
 from shmpipe_core import faults, lstsq, model_file
 from shmpipe_core.cli import run, step_parser
+from shmpipe_core.layout import RunLayout
 from shmpipe_core.manifest import check_finite
 from shmpipe_core.metrics import StepMetrics
 from shmpipe_core.stores import open_store
@@ -61,7 +62,7 @@ def train(args) -> dict:
     metrics.finish(args.data_dir)
     with metrics.phase("save"):
         model_file.save(
-            model_file.model_path(args.data_dir, args.run_id),
+            RunLayout(args.data_dir, args.run_id).model,
             ESTIMATOR,
             coef,
             intercept,

@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 
 from shmpipe_core.cli import Parser, add_data_dir, add_debug, add_run_id, add_store
-from shmpipe_core.dataset import run_dir
+from shmpipe_core.layout import RunLayout
 from shmpipe_core.pages import populate_for_read
 
 # The seed's four objects (it names its files and vineyard objects x_train.pkl, ...).
@@ -23,7 +23,7 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 def seed_dir(data_dir: Path, run_id: str) -> Path:
     """The run's pickles on the shared volume (the seed writes them straight under /data)."""
-    return run_dir(data_dir, run_id) / "seed"
+    return RunLayout(data_dir, run_id).dir / "seed"
 
 
 def pickle_path(data_dir: Path, run_id: str, name: str) -> Path:

@@ -8,8 +8,8 @@ import pandas as pd  # noqa: F401  (imported as the seed's step does: part of it
 import vineyard
 from shmpipe_core.cli import run
 from shmpipe_core.files import write_json
+from shmpipe_core.layout import RunLayout
 from shmpipe_core.metrics import StepMetrics
-from shmpipe_core.model_file import metrics_path
 from sklearn.metrics import mean_squared_error
 
 from .common import model_path, page_in, parser
@@ -32,7 +32,7 @@ def evaluate(args) -> dict:
         mse = float(mean_squared_error(y_test, model.predict(X_test)))
     result = {"mse": mse, "run_id": args.run_id, "store": args.store, "phases": metrics.phases}
     with metrics.phase("save"):
-        write_json(metrics_path(args.data_dir, args.run_id), result)
+        write_json(RunLayout(args.data_dir, args.run_id).metrics, result)
     metrics.rows["X_test"] = len(X_test)
     metrics.finish(args.data_dir)
     return result

@@ -9,7 +9,7 @@ name and published by atomically replacing `manifest.json`, which names them: a 
 the manifest first always gets the arrays of one commit, old or new, never a mix, never half a
 file.
 
-Writers and cleanups of one run take the run's lock (`runs/<id>/.splits.lock`, beside the split,
+Writers and cleanups of one run take the run's lock (`RunLayout.splits_lock`, beside the split,
 which cleanup keeps): a writer removes the files no manifest names, so two writers (or a writer and
 a cleanup) running at once would otherwise delete each other's files under a committed manifest.
 Readers take no lock: they retry when the commit they read is replaced.
@@ -30,7 +30,6 @@ import pyarrow as pa
 
 from .. import faults
 from .. import manifest as manifests
-from ..dataset import run_dir
 from ..errors import StepError
 from ..files import (
     NO_SPACE,
@@ -38,22 +37,15 @@ from ..files import (
     no_space,
     open_dir,
     read_small_file,
-    refuse_links,
     write_json,
 )
+from ..layout import MANIFEST, SPLITS_LOCK, RunLayout
 from ..pages import populate_for_write
 from .base import SplitWriter, Store
 
-MANIFEST = "manifest.json"
-LOCK = ".splits.lock"
 # A manifest names a handful of arrays (a few kB): the cap is far above any preprocess writes,
 # and keeps a huge file (or a link to /dev/zero) from being read whole.
 MANIFEST_MAX_BYTES = 1 << 20
-
-
-def splits_dir(data_dir: Path, run_id: str) -> Path:
-    directory = run_dir(data_dir, run_id) / "splits"
-    return refuse_links(data_dir, directory)
 
 
 @contextmanager
@@ -63,7 +55,9 @@ def run_lock(directory: Path, create: bool):
     if create:
         run.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(run / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = os.open(
+            run / SPLITS_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
     except FileNotFoundError:
         if create:
             raise
@@ -71,7 +65,7 @@ def run_lock(directory: Path, create: bool):
         return
     except OSError as e:
         if e.errno == errno.ELOOP:
-            raise StepError(f"{run / LOCK} is a symbolic link: remove it") from None
+            raise StepError(f"{run / SPLITS_LOCK} is a symbolic link: remove it") from None
         raise
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -191,10 +185,10 @@ class NasStore(Store):
         self.data_dir = Path(data_dir)
 
     def location(self, run_id: str) -> str:
-        return str(splits_dir(self.data_dir, run_id))
+        return str(RunLayout(self.data_dir, run_id).splits)
 
     def _writer(self, run_id: str) -> NasWriter:
-        return NasWriter(splits_dir(self.data_dir, run_id), run_id)
+        return NasWriter(RunLayout(self.data_dir, run_id).splits, run_id)
 
     def _read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
         # A rerun deletes the files of the commit it replaces: a reader that read the old
@@ -210,7 +204,7 @@ class NasStore(Store):
         )
 
     def _read_once(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
-        directory = splits_dir(self.data_dir, run_id)
+        directory = RunLayout(self.data_dir, run_id).splits
         try:
             text = _read_manifest(directory)
         except FileNotFoundError:
@@ -242,7 +236,7 @@ class NasStore(Store):
         mapping keeps an unlinked file's data."""
 
     def delete(self, run_id: str) -> list[str]:
-        directory = splits_dir(self.data_dir, run_id)
+        directory = RunLayout(self.data_dir, run_id).splits
         with run_lock(directory, create=False) as has_run:
             if not has_run or not directory.exists():
                 return []

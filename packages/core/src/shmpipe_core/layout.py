@@ -1,0 +1,77 @@
+"""Where a run's files lie under the data dir, spelled once: steps, stores, commands and the
+runner take their paths from a RunLayout, and tests hold the workflows' paths to it."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .dataset import check_run_id
+from .files import refuse_links
+
+RUNS = "runs"
+SPLITS = "splits"
+MANIFEST = "manifest.json"
+MODEL = "model.json"
+METRICS = "metrics.json"
+MSE = "mse"  # the number alone, as Python's repr, for readers that take a file as a value
+STEPS = "steps"
+# Two locks: a split's writers and cleanup take the first; one pipeline holds the second.
+SPLITS_LOCK = ".splits.lock"
+PIPELINE_LOCK = ".pipeline.lock"
+
+
+def runs_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / RUNS
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """A run's paths; built once per command, it refuses a symbolic link on the way to any of
+    them (nothing is written or deleted through a link) and a run id that is not one."""
+
+    data_dir: Path
+    run_id: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        check_run_id(self.run_id)
+        for path in (self.splits, self.steps):
+            refuse_links(self.data_dir, path)
+
+    @property
+    def dir(self) -> Path:
+        return runs_dir(self.data_dir) / self.run_id
+
+    @property
+    def splits(self) -> Path:
+        return self.dir / SPLITS
+
+    @property
+    def manifest(self) -> Path:
+        return self.splits / MANIFEST
+
+    @property
+    def model(self) -> Path:
+        return self.dir / MODEL
+
+    @property
+    def metrics(self) -> Path:
+        return self.dir / METRICS
+
+    @property
+    def mse(self) -> Path:
+        return self.dir / MSE
+
+    @property
+    def steps(self) -> Path:
+        return self.dir / STEPS
+
+    def step_record(self, step: str) -> Path:
+        return self.steps / f"{step}.json"
+
+    @property
+    def splits_lock(self) -> Path:
+        return self.dir / SPLITS_LOCK
+
+    @property
+    def pipeline_lock(self) -> Path:
+        return self.dir / PIPELINE_LOCK
