@@ -10,6 +10,7 @@ matrix scaled to unit diagonal; `solve` refuses where that loses digits (see CON
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .metrics import booked
 from .pages import drop_pages, populate_for_read, shared_mapping
@@ -64,23 +65,32 @@ def moments(X: np.ndarray, y: np.ndarray, phases=None) -> Moments:
     buffer = np.empty((min(BLOCK_ROWS, max(rows, 1)), features + 1), order="F")
     total = Moments.empty(features + 1)
     drop = shared_mapping(X) and shared_mapping(y)
-    for begin in range(0, rows, DROP_ROWS):
-        end = min(rows, begin + DROP_ROWS)
+    # One BLAS thread: a 46-column product is too small to share, and threads waiting on a
+    # busy core made the whole fit 3-10x slower (bench/README.md).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for begin in range(0, rows, DROP_ROWS):
+            total = _stretch(X, y, begin, min(rows, begin + DROP_ROWS), buffer, total, drop, phases)
+    return total
+
+
+def _stretch(X, y, begin: int, end: int, buffer, total: "Moments", drop: bool, phases):
+    """`total` merged with the moments of rows begin:end, mapped in and (if `drop`) out."""
+    features = X.shape[1]
+    with booked(phases, "page_in"):
+        _pages(populate_for_read, X, y, begin, end)
+    # NaN or infinity in the input only makes the moments non-finite, which `solve` refuses.
+    with booked(phases, "compute"), np.errstate(all="ignore"):
+        for start in range(begin, end, BLOCK_ROWS):
+            stop = min(end, start + BLOCK_ROWS)
+            block = buffer[: stop - start]
+            block[:, :features] = X[start:stop]
+            block[:, features] = y[start:stop]
+            mean = block.mean(axis=0)
+            block -= mean
+            total = total.merge(Moments(stop - start, mean, block.T @ block))
+    if drop:
         with booked(phases, "page_in"):
-            _pages(populate_for_read, X, y, begin, end)
-        # NaN or infinity in the input only makes the moments non-finite, which `solve` refuses.
-        with booked(phases, "compute"), np.errstate(all="ignore"):
-            for start in range(begin, end, BLOCK_ROWS):
-                stop = min(end, start + BLOCK_ROWS)
-                block = buffer[: stop - start]
-                block[:, :features] = X[start:stop]
-                block[:, features] = y[start:stop]
-                mean = block.mean(axis=0)
-                block -= mean
-                total = total.merge(Moments(stop - start, mean, block.T @ block))
-        if drop:
-            with booked(phases, "page_in"):
-                _pages(drop_pages, X, y, begin, end)
+            _pages(drop_pages, X, y, begin, end)
     return total
 
 
