@@ -51,7 +51,9 @@ class Store(Protocol):
         """Where the run's data lives, for messages."""
 
 
-def open_store(kind: str, data_dir: Path, vineyard_socket: str | None = None) -> Store:
+def open_store(
+    kind: str, data_dir: Path, vineyard_socket: str | None = None, start: bool = False
+) -> Store:
     # Imported on use: a NAS step never loads vineyard's client, a vineyard step never pyarrow.
     if kind == "nas":
         from .nas_store import NasStore
@@ -59,4 +61,4 @@ def open_store(kind: str, data_dir: Path, vineyard_socket: str | None = None) ->
         return NasStore(data_dir)
     from .vineyard_store import VineyardStore
 
-    return VineyardStore.connect(vineyard_socket)
+    return VineyardStore.connect(vineyard_socket, start)
