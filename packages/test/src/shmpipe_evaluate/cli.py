@@ -72,10 +72,10 @@ def evaluate(args) -> dict:
     metrics.finish(args.data_dir)
     with metrics.phase("save"):
         path = model_file.metrics_path(args.data_dir, args.run_id)
-        # mse written before metrics.json is published, renamed after it: both or neither.
+        # mse first: metrics.json, the result, is published only once mse holds its number.
         with atomic_file(path.with_name("mse"), "w") as f:
             f.write(f"{mse!r}\n")
-            write_json(path, result)
+        write_json(path, result)
     metrics.finish(args.data_dir)
     return result
 
