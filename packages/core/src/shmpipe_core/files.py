@@ -91,6 +91,11 @@ def no_space(path: Path, then: str, needed: int | None = None, what: str = "it")
     how much to free (when the size `needed` is known), and what to do then."""
     mount = _mount_point(path)
     free = shutil.disk_usage(mount).free
+    if os.statvfs(mount).f_favail == 0:
+        return StepError(
+            f"no free inodes left on {mount} (it holds as many files as it can; {human(free)} "
+            f"of space is free): delete files there, then {then}"
+        )
     if needed is None:
         return StepError(
             f"no space left on {mount} ({human(free)} free): free space there, then {then}"
