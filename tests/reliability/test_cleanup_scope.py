@@ -46,6 +46,9 @@ def test_cleanup_all_leaves_other_apps_and_odd_names_alone(data_dir, vineyardd):
     listed = [json.loads(line)["run_id"] for line in
               run_cli("runs", "--json", *common).stdout.splitlines()]  # fmt: skip
     assert listed == ["mine", "splits"]
+    run_cli("cleanup", "--all", "--store", "nas", *common)
+    assert (data_dir / "splits" / "keep").exists()
+    run_cli("preprocess", "--sink", "nas", "--run-id", "splits", *common)
     out = json.loads(run_cli("cleanup", "--all", *common).stdout)
     assert sorted(out["deleted"]) == ["mine", "splits"]
     left = names(socket)
