@@ -15,9 +15,10 @@ PIPELINE_LOCK = ".pipeline.lock"
 
 
 @contextmanager
-def try_hold(data_dir: Path, run_id: str, create: bool = False):
+def try_hold(data_dir: Path, run_id: str, create: bool = False, shared: bool = False):
     """Yields whether the run is now held here: False when another process holds it. A run
-    with no directory (`create` False) is held trivially: no pipeline of it runs."""
+    with no directory (`create` False) is held trivially: no pipeline of it runs. Cleanups hold
+    it `shared`: two of them at once are fine (the split's own lock orders their deletes)."""
     directory = run_dir(data_dir, run_id)
     if create:
         directory.mkdir(parents=True, exist_ok=True)
@@ -35,7 +36,7 @@ def try_hold(data_dir: Path, run_id: str, create: bool = False):
         raise
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
             return

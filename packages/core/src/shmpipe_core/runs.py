@@ -196,7 +196,7 @@ def clean(
         with ExitStack() as held:
             chosen, skipped = [], {}
             for run_id in run_ids:
-                if held.enter_context(try_hold(data_dir, run_id)):
+                if held.enter_context(try_hold(data_dir, run_id, shared=True)):
                     chosen.append(run_id)
                 else:
                     skipped[run_id] = "its pipeline is running"
