@@ -134,10 +134,11 @@ def test_vineyard_config_at_dev_zero_is_refused_unread(tmp_path):
     assert_one_line_error(result, 1, "/dev/zero", "not a regular file")
 
 
-def test_a_vineyard_size_that_is_not_a_size_is_refused(isolated_env, tmp_path):
+def test_a_vineyard_size_that_is_not_a_size_is_refused(isolated_env, data_dir):
     env = {**isolated_env, "SHMPIPE_VINEYARD_SIZE": "junk"}
     try:
-        result = run_cli("evaluate", "--source", "vineyard", "--data-dir", tmp_path, env=env,
+        # preprocess, which starts the embedded vineyardd (readers never do).
+        result = run_cli("preprocess", "--sink", "vineyard", "--data-dir", data_dir, env=env,
                          check=False)  # fmt: skip
         assert_one_line_error(result, 1, "SHMPIPE_VINEYARD_SIZE", "'junk'", "8Gi")
         result = run_cli("vineyard-local", "start", "--size", "12 parsecs", env=isolated_env,

@@ -2,24 +2,9 @@
 with room succeeds. train and evaluate on a full disk publish nothing and say so in one line."""
 
 import re
-import shutil
-import subprocess
 
-from tests.support.ci import require
+from tests.support.mounts import in_small_mount
 from tests.support.processes import BIN, run_cli
-
-
-def in_small_mount(data_dir, script: str, where=None) -> subprocess.CompletedProcess:
-    """Run `script` with a 2 MB tmpfs mounted on the data dir's runs/, or on `where` (a private
-    mount namespace: nothing outside the test sees it)."""
-    where = where or data_dir / "runs"
-    where.mkdir(parents=True, exist_ok=where != data_dir / "runs")
-    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
-    require(shutil.which("unshare") and probe.returncode == 0,
-            "unshare -rm (user and mount namespaces) is not available")  # fmt: skip
-    mount = f"mount -t tmpfs -o size=2m tmpfs {where}"
-    return subprocess.run(["unshare", "-rm", "sh", "-c", f"{mount} && {script}"],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
 
 
 def test_no_space_in_the_middle_of_a_nas_commit(data_dir):

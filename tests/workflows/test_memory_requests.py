@@ -24,15 +24,13 @@ def measured_peaks(multiplier: int) -> dict[str, float]:
     """Bytes: each step's largest peak RSS over the nas and vineyard variants of the results'
     summary table (column `peak RSS GB (pre/train/eval)`)."""
     peaks = dict.fromkeys(STEPS, 0.0)
+    column = None
     for line in RESULTS[multiplier].read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if (
-            len(cells) > 3
-            and cells[0] == str(multiplier)
-            and cells[1] in ("nas", "vineyard")
-            and re.fullmatch(r"[\d.]+/[\d.]+/[\d.]+", cells[-2])
-        ):
-            values = cells[-2].split("/")
+        if column is None and "peak RSS GB (pre/train/eval)" in cells:
+            column = cells.index("peak RSS GB (pre/train/eval)")
+        elif column is not None and cells[0] == str(multiplier) and cells[1] in ("nas", "vineyard"):
+            values = cells[column].split("/")
             for step, value in zip(STEPS, values, strict=True):
                 peaks[step] = max(peaks[step], float(value) * 1e9)
     assert all(peaks.values()), f"no nas/vineyard rows at M={multiplier} in {RESULTS[multiplier]}"

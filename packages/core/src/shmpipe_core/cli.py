@@ -8,7 +8,7 @@ from importlib import metadata
 from pathlib import Path
 
 from . import signals
-from .dataset import check_multiplier, check_run_id, default_data_dir
+from .dataset import DATA_DIR_ENV, check_multiplier, check_run_id, default_data_dir
 from .errors import StepError, UsageError
 from .files import NO_SPACE, no_space
 from .step_contract import STORE_FLAG, TAKES_MULTIPLIER
@@ -131,8 +131,14 @@ def step_parser(step: str, description: str) -> Parser:
 
 def normalize(args: argparse.Namespace) -> argparse.Namespace:
     """Check the values argparse cannot check by type alone."""
-    if hasattr(args, "data_dir") and args.data_dir is None:
-        args.data_dir = default_data_dir()
+    if hasattr(args, "data_dir"):
+        source = "--data-dir" if args.data_dir is not None else DATA_DIR_ENV
+        args.data_dir = args.data_dir or default_data_dir()
+        if args.data_dir.exists() and not args.data_dir.is_dir():
+            raise UsageError(
+                f"{source} {args.data_dir} is not a directory: give the directory of the shared "
+                "volume"
+            )
     if getattr(args, "run_id", None) is not None:  # `pipeline` makes one up when none is given
         check_run_id(args.run_id)
     if hasattr(args, "multiplier"):
@@ -152,7 +158,47 @@ def run(
     process killed by SIGPIPE, which a shell's `pipefail` reports as usual.
     """
     with signals.interruptible():
-        return _run(parser, body, parser.parse_args(argv))
+        args = parser.parse_args(argv)
+        if sys.stdout is None:  # started with stdout closed (`>&-`)
+            parser.exit(1, f"{parser.prog}: error: stdout is closed: give it a file or a pipe\n")
+        real, sys.stdout = sys.stdout, _Output(sys.stdout)
+        try:
+            return _run(parser, body, args)
+        finally:
+            sys.stdout = real
+
+
+class OutputError(StepError):
+    """Writing the command's own output failed (a full disk behind `>`): not the data dir's."""
+
+
+class _Output:
+    """stdout, with a failed write or flush raised as OutputError."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def _guarded(self, call, *args):
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            # The output is lost: stdout to devnull, so the flush at exit does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+            raise OutputError(
+                f"cannot write the output to stdout ({e.strerror}): send it to a file or pipe "
+                "that takes it"
+            ) from None
+
+    def write(self, text: str) -> int:
+        return self._guarded(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._guarded(self._stream.flush)
 
 
 def _run(parser, body, args) -> int:
@@ -183,6 +229,8 @@ def _run(parser, body, args) -> int:
             fail(1, no_space(Path(where), f"rerun {parser.prog}"))
         if e.filename is None:
             fail(1, e, f"unexpected {type(e).__name__} (rerun with --debug for the traceback): ")
+        if not hasattr(args, "data_dir"):
+            fail(1, StepError(f"cannot use {e.filename} ({e.strerror})"))
         # A file the step must write or read: almost always a --data-dir that is not writable.
         fail(
             1,

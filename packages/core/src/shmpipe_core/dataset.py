@@ -52,9 +52,13 @@ def raw_path(data_dir: Path, multiplier: int) -> Path:
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
-def check_run_id(run_id: str) -> str:
+def is_run_id(name: str) -> bool:
     """Run ids name vineyard objects and directories, so they must be one safe path segment."""
-    if not _RUN_ID.fullmatch(run_id) or ".." in run_id:
+    return bool(_RUN_ID.fullmatch(name)) and ".." not in name
+
+
+def check_run_id(run_id: str) -> str:
+    if not is_run_id(run_id):
         raise UsageError(
             f"invalid run id {run_id!r}: use letters, digits, '.', '_' and '-' "
             "(at most 128, starting with a letter or digit), e.g. the workflow name"

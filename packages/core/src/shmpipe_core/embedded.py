@@ -63,11 +63,17 @@ def private_dir() -> Path:
     Never chmod-ed or followed: a directory others share, or a link to one, is refused.
     """
     path = runtime_dir()
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass  # ours from before, or checked below
+    except OSError as e:
+        raise StepError(
+            f"cannot create {path}, the embedded vineyardd's directory ({e.strerror}): set "
+            f"{DIR_ENV} to a path you can create"
+        ) from None
     reason = _unsafe(path)
     if reason is not None:
         raise StepError(
@@ -77,8 +83,13 @@ def private_dir() -> Path:
     return path
 
 
+SOCKET = "vineyard.sock"
+# A unix socket's path holds at most 107 bytes (sun_path is 108, with its NUL).
+SOCKET_PATH_MAX = 107
+
+
 def socket_path() -> Path:
-    return runtime_dir() / "vineyard.sock"
+    return runtime_dir() / SOCKET
 
 
 def default_size() -> str:
@@ -100,29 +111,39 @@ def _locked(directory: Path):
         yield
 
 
-def _read_pid(directory: Path) -> int | None:
-    """The pid in vineyardd.pid if that process is still our vineyardd on our socket.
-
-    The daemon may have died and its pid gone to another process since: that one is not ours to
-    signal. /proc tells what the pid runs now: vineyard's binary, serving this socket.
-    """
+def _serves(pid: int, directory: Path) -> bool:
+    """Whether process `pid` is vineyard's binary serving our socket (a pid may have gone to
+    another process since the daemon died: that one is not ours to signal)."""
     try:
-        pid = int((directory / "vineyardd.pid").read_text())
         exe = os.readlink(f"/proc/{pid}/exe")
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = f.read().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    return os.path.basename(exe) == "vineyardd" and f"--socket={directory / SOCKET}" in argv
+
+
+def _read_pid(directory: Path) -> int | None:
+    """Our vineyardd's pid: vineyardd.pid's, else (the file lost) the one /proc shows serving
+    our socket, so start, stop and status agree on whether it runs."""
+    try:
+        recorded = [int((directory / "vineyardd.pid").read_text())]
     except (OSError, ValueError):
-        return None
-    ours = f"--socket={directory / 'vineyard.sock'}"
-    if os.path.basename(exe) != "vineyardd" or ours not in argv:
-        return None
-    return pid
+        recorded = []
+    others = (int(n) for n in os.listdir("/proc") if n.isdigit())
+    return next((pid for pid in (*recorded, *others) if _serves(pid, directory)), None)
 
 
 def ensure_running(size: str | None = None, timeout_s: float = 30.0) -> str:
     """The embedded vineyardd's socket, starting the daemon if none answers there."""
     directory = private_dir()
-    sock = directory / "vineyard.sock"
+    sock = directory / SOCKET
+    if len(os.fsencode(sock)) > SOCKET_PATH_MAX:
+        raise StepError(
+            f"the embedded vineyardd's socket path {sock} is {len(os.fsencode(sock))} bytes, "
+            f"more than the {SOCKET_PATH_MAX} a unix socket path can hold: set {DIR_ENV} to a "
+            "shorter path"
+        )
     with _locked(directory):
         if answers(str(sock)):
             return str(sock)
@@ -153,7 +174,7 @@ def stop() -> bool:
     else:
         os.kill(pid, signal.SIGKILL)
     (directory / "vineyardd.pid").unlink(missing_ok=True)
-    (directory / "vineyard.sock").unlink(missing_ok=True)
+    (directory / SOCKET).unlink(missing_ok=True)
     return True
 
 

@@ -2,6 +2,7 @@
 bounded read of the small files steps hand each other."""
 
 import errno
+import fcntl
 import json
 import os
 import shutil
@@ -91,6 +92,11 @@ def no_space(path: Path, then: str, needed: int | None = None, what: str = "it")
     how much to free (when the size `needed` is known), and what to do then."""
     mount = _mount_point(path)
     free = shutil.disk_usage(mount).free
+    if os.statvfs(mount).f_favail == 0:
+        return StepError(
+            f"no free inodes left on {mount} (it holds as many files as it can; {human(free)} "
+            f"of space is free): delete files there, then {then}"
+        )
     if needed is None:
         return StepError(
             f"no space left on {mount} ({human(free)} free): free space there, then {then}"
@@ -156,3 +162,29 @@ def write_json(path: Path, value) -> None:
     with atomic_file(path, "w") as f:
         json.dump(value, f, indent=2, allow_nan=False)  # NaN is not JSON: refuse, never write it
         f.write("\n")
+
+
+@contextmanager
+def locked(path: Path, shared: bool = False, wait: bool = True):
+    """Hold an flock on the lock file `path` (created, never through a link). Yields True once
+    held, False where `wait` is off and another process holds it, None where the directory
+    is missing (nothing to lock)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
+        yield None
+        return
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise StepError(f"{path} is a symbolic link: remove it") from None
+        raise
+    try:
+        try:
+            mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+            fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)

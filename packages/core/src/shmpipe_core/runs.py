@@ -4,12 +4,14 @@ their models and metrics."""
 import os
 import secrets
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .dataset import is_run_id
 from .layout import MANIFEST, RunLayout, runs_dir
-from .stores import STORES, open_store
-from .stores.vineyard import SPLITS
+from .run_hold import try_hold
+from .stores import open_store
 from .vineyard_connect import locate
 
 
@@ -57,115 +59,151 @@ def _files(directory: Path):
                 continue  # deleted meanwhile
 
 
-def _from_data_dir(data_dir: Path) -> dict[str, RunInfo]:
+def _from_folder(data_dir: Path, run_id: str) -> RunInfo | None:
+    directory = runs_dir(data_dir) / run_id
+    if directory.is_symlink() or not directory.is_dir():
+        return None
+    info = RunInfo(run_id)
+    # The paths the steps write, so refused, as there, where a link leads them elsewhere.
+    paths = RunLayout(data_dir, run_id)
+    info.model = paths.model.is_file()
+    info.metrics = paths.metrics.is_file()
+    splits = paths.splits
+    newest = directory.lstat().st_mtime
+    for path, st in _files(directory):
+        newest = max(newest, st.st_mtime)
+        if path.parent == splits:
+            info.bytes += st.st_size
+    if (splits / MANIFEST).is_file():
+        info.stores.append("nas")
+    info.modified = newest
+    return info
+
+
+def _from_data_dir(data_dir: Path, notes: list[str]) -> dict[str, RunInfo]:
+    """The runs with a folder under runs/. A folder whose name is not a run id is no run's (paths
+    built from it would lead astray); one this user cannot read is someone else's run on a
+    shared volume: both are left out, with a note."""
     runs = {}
     root = runs_dir(data_dir)
     try:
-        entries = sorted(root.iterdir())
+        entries = sorted(os.listdir(root))
     except FileNotFoundError:
         return runs
-    for directory in entries:
-        if directory.is_symlink() or not directory.is_dir():
+    for name in entries:
+        if not is_run_id(name):
+            if (root / name).is_dir() and not (root / name).is_symlink():
+                notes.append(f"ignored the folder {name!r} in {root}: not a run id")
             continue
-        info = RunInfo(directory.name)
-        # The paths the steps write, so refused, as there, where a link leads them elsewhere.
-        paths = RunLayout(data_dir, info.run_id)
-        info.model = paths.model.is_file()
-        info.metrics = paths.metrics.is_file()
-        splits = paths.splits
-        newest = directory.lstat().st_mtime
-        for path, st in _files(directory):
-            newest = max(newest, st.st_mtime)
-            if path.parent == splits:
-                info.bytes += st.st_size
-        if (splits / MANIFEST).is_file():
-            info.stores.append("nas")
-        info.modified = newest
-        runs[info.run_id] = info
+        try:
+            info = _from_folder(data_dir, name)
+        except OSError as e:
+            notes.append(f"skipped {root / name}: {e.strerror or e}")
+            continue
+        if info is not None:
+            runs[name] = info
     return runs
 
 
-def _vineyard_sizes(vineyard_socket: str | None) -> dict[str, int] | None:
-    """Bytes held in vineyard by run id; None when no vineyard answers (none is started)."""
-    endpoint, up = locate(vineyard_socket)
-    if not up:
+def _vineyard(store: str, vineyard_socket: str | None):
+    """The vineyard to clean, connected (a configured one that does not answer fails here,
+    before anything is deleted); None when none is configured and the embedded one is not
+    running: a daemon started now would hold nothing."""
+    if store == "nas":
         return None
-    store = open_store("vineyard", Path("."), endpoint.socket)
-    try:
-        names = store.client.list_names("*", limit=1 << 20)
-        sizes: dict[str, int] = {}
-        seen = set()
-        for name, object_id in names.items():
-            run_id, _, _ = str(name).partition("/")
-            sizes.setdefault(run_id, 0)
-            if object_id in seen:
-                continue
-            seen.add(object_id)
-            # The splits objects (latest, previous, migrated copies) by their members: the
-            # tensors are named too, and a splits object's own nbytes is 0.
-            if str(name).split("/", 1)[-1].startswith(SPLITS):
-                try:
-                    meta = store.client.get_meta(object_id)
-                except Exception:  # noqa: BLE001 - deleted meanwhile: it holds nothing now
-                    continue
-                sizes[run_id] += sum(
-                    int(member.nbytes) for _, member in meta.items() if hasattr(member, "nbytes")
-                )
-        return sizes
-    finally:
-        store.client.close()
+    endpoint, up = locate(vineyard_socket)
+    if not (up or endpoint.configured):
+        return None
+    return open_store("vineyard", Path("."), vineyard_socket)
 
 
-def list_runs(data_dir: Path, vineyard_socket: str | None = None) -> list[RunInfo]:
-    """Every run in the data dir or in vineyard (the one configured, or the embedded one if it
-    runs: listing never starts a daemon), sorted by id."""
-    runs = _from_data_dir(data_dir)
-    for run_id, nbytes in (_vineyard_sizes(vineyard_socket) or {}).items():
+def _close(vineyard) -> None:
+    if vineyard is not None:
+        vineyard.close()
+
+
+def _listed(data_dir: Path, vineyard, notes: list[str]) -> list[RunInfo]:
+    runs = _from_data_dir(data_dir, notes)
+    for run_id, nbytes in ({} if vineyard is None else vineyard.runs()).items():
         info = runs.setdefault(run_id, RunInfo(run_id))
         info.stores.append("vineyard")
         info.bytes += nbytes
     return [runs[k] for k in sorted(runs)]
 
 
+def list_runs(
+    data_dir: Path, vineyard_socket: str | None = None, notes: list[str] | None = None
+) -> list[RunInfo]:
+    """Every run in the data dir or in vineyard (the one configured, or the embedded one if it
+    runs: listing never starts a daemon), sorted by id; what was left out goes to `notes`."""
+    endpoint, up = locate(vineyard_socket)
+    vineyard = open_store("vineyard", Path("."), endpoint.socket) if up else None
+    try:
+        return _listed(data_dir, vineyard, [] if notes is None else notes)
+    finally:
+        _close(vineyard)
+
+
+def _delete(data_dir: Path, run_id: str, store: str, vineyard) -> dict[str, list[str]]:
+    deleted = {}
+    if store in ("nas", "all"):
+        deleted["nas"] = open_store("nas", data_dir).delete(run_id)
+    if store == "vineyard" or vineyard is not None:
+        deleted["vineyard"] = [] if vineyard is None else vineyard.delete(run_id)
+    return deleted
+
+
 def delete_intermediates(
     data_dir: Path, run_id: str, store: str = "all", vineyard_socket: str | None = None
 ) -> dict[str, list[str]]:
-    """Delete the run's split from one store or from all; what was deleted, by store.
-
-    With "all", vineyard is cleaned only when one is configured or the embedded one runs:
-    cleaning never starts a daemon to find that it is empty. A configured vineyard that does not
-    answer is an error (open_store says so).
-    """
-    stores = STORES if store == "all" else (store,)
-    deleted = {}
-    if "nas" in stores:
-        deleted["nas"] = open_store("nas", data_dir).delete(run_id)
-    if "vineyard" in stores:
-        endpoint, up = locate(vineyard_socket)
-        if store == "vineyard" or up or endpoint.configured:
-            deleted["vineyard"] = open_store("vineyard", data_dir, vineyard_socket).delete(run_id)
-    return deleted
+    """Delete the run's split from one store or from all; what was deleted, by store. For the
+    pipeline's own cleanup, which holds the run (`cleanup` uses `clean`)."""
+    vineyard = _vineyard(store, vineyard_socket)
+    try:
+        return _delete(data_dir, run_id, store, vineyard)
+    finally:
+        _close(vineyard)
 
 
-def delete_many(
+def clean(
     data_dir: Path,
+    run_ids: list[str] | None = None,
     older_than_s: float | None = None,
     store: str = "all",
     vineyard_socket: str | None = None,
-) -> dict[str, dict[str, list[str]]]:
-    """Delete the intermediates of every run with a split (older than `older_than_s`, by its
-    directory's newest file; a run with no directory has no age and is kept then)."""
-    now = time.time()
-    deleted = {}
-    for info in list_runs(data_dir, vineyard_socket):
-        if not info.stores:
-            continue
-        if older_than_s is not None:
-            age = info.age_s(now)
-            if age is None or age < older_than_s:
-                continue
-        deleted[info.run_id] = delete_intermediates(data_dir, info.run_id, store, vineyard_socket)
-    return deleted
+    notes: list[str] | None = None,
+) -> tuple[dict[str, dict[str, list[str]]], dict[str, str]]:
+    """Delete the intermediates of `run_ids`, or of every run with a split (older than
+    `older_than_s`, by its directory's newest file; a run with no directory has no age and is
+    kept then). Returns what was deleted by run, and the runs skipped, with why.
+
+    Everything is decided first: vineyard connected, the runs chosen and held. A run whose
+    pipeline holds it is skipped, not waited for; the chosen stay held until deleted.
+    """
+    notes = [] if notes is None else notes
+    vineyard = _vineyard(store, vineyard_socket)
+    if vineyard is None and store == "vineyard":
+        notes.append("no vineyard is configured and the embedded one is not running: none to clean")
+    try:
+        if run_ids is None:
+            now = time.time()
+            ages = {r.run_id: r.age_s(now) for r in _listed(data_dir, vineyard, notes) if r.stores}
+            run_ids = [
+                run_id
+                for run_id, age in ages.items()
+                if older_than_s is None or (age is not None and age >= older_than_s)
+            ]
+        with ExitStack() as held:
+            chosen, skipped = [], {}
+            for run_id in run_ids:
+                if held.enter_context(try_hold(data_dir, run_id, shared=True)):
+                    chosen.append(run_id)
+                else:
+                    skipped[run_id] = "its pipeline is running"
+            deleted = {run_id: _delete(data_dir, run_id, store, vineyard) for run_id in chosen}
+    finally:
+        _close(vineyard)
+    return deleted, skipped
 
 
 def parse_age(text: str) -> float:

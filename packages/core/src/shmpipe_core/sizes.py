@@ -7,7 +7,9 @@ included, as 0 and then takes the machine's whole memory (`BulkstoreSpecResolver
 parseMemoryLimit`, src/server/util/spec_resolvers.cc): `check_size` refuses that first.
 """
 
+import os
 import re
+from decimal import Decimal
 
 from .errors import StepError
 
@@ -21,16 +23,28 @@ def parse_size(text: str) -> int | None:
     match = _SIZE.fullmatch(str(text))
     if match is None:
         return None
-    return int(float(match.group(1)) * 1024 ** _POWER[match.group(2).upper()])
+    # Decimal, not float: a number of any length stays a number (float makes 400 digits inf).
+    return int(Decimal(match.group(1)) * 1024 ** _POWER[match.group(2).upper()])
+
+
+def machine_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def check_size(text: str, source: str, error: type[StepError] = StepError) -> int:
-    """The size in bytes, or `error` saying what is wrong with `source`'s value."""
+    """The size in bytes, or `error` saying what is wrong with `source`'s value: not a size, or
+    more than the machine's memory (vineyardd, past 64 bits, takes all of it)."""
     nbytes = parse_size(text)
     if nbytes is None or nbytes <= 0:
         raise error(
             f"{source} is {str(text)!r}, not a memory size: give a positive number of bytes "
             "with an optional K, M, G or T suffix, such as 512Mi or 8Gi"
+        )
+    total = machine_memory()
+    if nbytes > total:
+        raise error(
+            f"{source} is {str(text)!r}, more than this machine's {human(total)} of memory: "
+            f"give at most {human(total)}, such as 512Mi or 8Gi"
         )
     return nbytes
 

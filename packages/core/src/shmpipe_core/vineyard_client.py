@@ -12,9 +12,11 @@ object_factory.cc, `__load_internal_registry`).
 """
 
 import importlib.util
+import json
 import os
 import socket as pysocket
 import stat
+import struct
 import sys
 from pathlib import Path
 
@@ -40,13 +42,20 @@ def vineyard_c():
     return module
 
 
-def listening(path: str) -> bool:
-    """Whether `path` is a unix socket something listens on, found out in one quick try.
+# vineyard's own connect waits for the server's reply with no bound, holding the GIL, deaf to
+# SIGINT and SIGTERM: a vineyardd that accepts but never answers (stopped, hung) must be caught
+# here first, where the wait is bounded and a signal still lands.
+ANSWER_TIMEOUT_S = 10.0
+_REGISTER = json.dumps({"type": "register_request", "version": "0.24.2"}).encode()
 
-    vineyard's own connect retries 10 times 1 s apart, logging each retry, on a path that is not
-    a listening socket (a regular file, a directory, /dev/null, a socket left by a dead daemon;
-    v6d v0.24.2 src/client/io.cc, `connect_ipc_socket_retry`): asked first, such a path costs one
-    failed connect instead.
+
+def listening(path: str) -> bool:
+    """Whether a vineyardd answers on the unix socket `path`: False when nothing listens there;
+    StepError when something accepts but does not answer within ANSWER_TIMEOUT_S.
+
+    vineyard's own connect retries 10 times 1 s apart on a path that is not a listening socket
+    (v6d v0.24.2 src/client/io.cc, `connect_ipc_socket_retry`): asked first, such a path costs
+    one failed connect instead.
     """
     try:
         if not stat.S_ISSOCK(os.stat(path).st_mode):
@@ -57,7 +66,16 @@ def listening(path: str) -> bool:
     probe.settimeout(1.0)
     try:
         probe.connect(path)
+        probe.settimeout(ANSWER_TIMEOUT_S)
+        # Any reply to the request vineyard's client sends first shows the server serves.
+        probe.sendall(struct.pack("<Q", len(_REGISTER)) + _REGISTER)
+        probe.recv(1)
         return True
+    except TimeoutError:
+        raise StepError(
+            f"the vineyardd on {path} accepts connections but did not answer within "
+            f"{ANSWER_TIMEOUT_S:.0f} s (stopped or hung): resume or restart it"
+        ) from None
     except OSError:
         return False
     finally:

@@ -90,9 +90,20 @@ def locate(cli_socket: str | None = None) -> tuple[Endpoint, bool]:
     return endpoint, answers(endpoint.socket)
 
 
-def connect(cli_socket: str | None = None):
-    """Connect as configured; start or reuse the embedded vineyardd when nothing is configured."""
-    endpoint = resolve(cli_socket) or Endpoint(embedded.ensure_running(), EMBEDDED)
+def connect(cli_socket: str | None = None, start: bool = False):
+    """Connect as configured; when nothing is configured, to the embedded vineyardd, started
+    first if `start` (a writer), else it must be running (a reader: a new one holds nothing)."""
+    endpoint = resolve(cli_socket)
+    if endpoint is None and start:
+        endpoint = Endpoint(embedded.ensure_running(), EMBEDDED)
+    elif endpoint is None:
+        endpoint = Endpoint(str(embedded.socket_path()), EMBEDDED)
+        if not answers(endpoint.socket):
+            raise StepError(
+                "no vineyard is configured and the embedded vineyardd is not running, so no "
+                "split is in vineyard: run `preprocess --sink vineyard` first (it starts one), "
+                "or set --vineyard-socket"
+            )
     client = try_connect(endpoint.socket)
     if client is None:
         raise StepError(

@@ -2,20 +2,17 @@
 each in its own process (as the workflow's pods run), then delete the run's split as the
 workflows' exit handler does."""
 
-import errno
-import fcntl
 import os
 import sys
 import time
 from collections.abc import Callable
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from shmpipe_core import embedded
+from shmpipe_core import embedded, run_hold
 from shmpipe_core.dataset import raw_path
 from shmpipe_core.errors import StepError
-from shmpipe_core.layout import PIPELINE_LOCK, RunLayout
 from shmpipe_core.progress import ENV as PROGRESS_ENV
 from shmpipe_core.runs import delete_intermediates
 from shmpipe_core.sizes import human
@@ -115,7 +112,7 @@ def prepare_raw(
 
 def ensure_vineyard(cli_socket: str | None = None) -> str:
     """Start (or find) the configured or embedded store; its socket. In a cluster it is there."""
-    client, endpoint = connect(cli_socket)
+    client, endpoint = connect(cli_socket, start=True)
     client.close()
     return endpoint.socket
 
@@ -192,33 +189,6 @@ def embedded_vineyard_line(spec: RunSpec) -> str | None:
     )
 
 
-@contextmanager
-def run_id_held(data_dir: Path, run_id: str):
-    """Hold the run id for one pipeline: a second pipeline with the same id would delete the
-    first one's split in its end-of-run cleanup (or the first would delete the second's).
-    Refused at once rather than queued: two runs under one id are a mistake, not a wait."""
-    directory = RunLayout(data_dir, run_id).dir
-    directory.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(
-            directory / PIPELINE_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise StepError(f"{directory / PIPELINE_LOCK} is a symbolic link: remove it") from None
-        raise
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StepError(
-                f"run id {run_id} is in use by another pipeline; pick another --run-id"
-            ) from None
-        yield
-    finally:
-        os.close(fd)
-
-
 def run_pipeline(spec: RunSpec, report: Report = SILENT, keep: bool = False) -> dict:
     """The whole run. The split is deleted at the end, success or failure, unless `keep`;
     SIGINT and SIGTERM reach the running step, which is waited for (steps.SignalForwarding).
@@ -231,7 +201,7 @@ def run_pipeline(spec: RunSpec, report: Report = SILENT, keep: bool = False) -> 
             prepared = prepare_raw(spec.data_dir, spec.multiplier, spec.env, report, signals)
             if prepared is not None:
                 rows.append(_row(prepared.name, prepared.seconds, prepared.peak_rss_bytes))
-            held.enter_context(run_id_held(spec.data_dir, spec.run_id))
+            held.enter_context(run_hold.held(spec.data_dir, spec.run_id))
             started = _start_vineyard(spec, report)
             signals.check()
             if started is not None:

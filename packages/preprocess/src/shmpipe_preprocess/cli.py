@@ -42,7 +42,7 @@ def preprocess(args) -> dict:
             "on, one to test); rerun prepare-data with --force, or fix the raw table"
         )
     with metrics.phase("connect"):
-        store = open_store(args.store, args.data_dir, args.vineyard_socket)
+        store = open_store(args.store, args.data_dir, args.vineyard_socket, start=True)
     metrics.bytes["raw"] = raw.nbytes
     with metrics.phase("compute"):
         train_rows, test_rows = split_in_table_order(kept, SEED)

@@ -58,9 +58,10 @@ def evaluate(args) -> dict:
     }
     # The record first, as preprocess: a step that fails (a full disk) publishes no metrics.
     metrics.finish(args.data_dir)
-    # mse written before metrics.json is published, renamed after it: both or neither.
-    with metrics.phase("save"), atomic_file(paths.mse, "w") as f:
-        f.write(f"{mse!r}\n")
+    with metrics.phase("save"):
+        # mse first: metrics.json, the result, is published only once mse holds its number.
+        with atomic_file(paths.mse, "w") as f:
+            f.write(f"{mse!r}\n")
         write_json(paths.metrics, result)
     metrics.finish(args.data_dir)
     return result

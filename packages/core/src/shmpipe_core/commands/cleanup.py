@@ -8,8 +8,8 @@ import json
 import sys
 
 from ..cli import Parser, add_data_dir, add_debug, run
-from ..errors import UsageError
-from ..runs import delete_intermediates, delete_many, parse_age
+from ..errors import StepError, UsageError
+from ..runs import clean, parse_age
 from ..stores import STORES
 
 
@@ -46,20 +46,30 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("give either --run-id ID or --all (see `runs` for the run ids)")
         if args.older_than is not None and not args.all:
             raise UsageError("--older-than goes with --all")
-        if args.run_id is not None:
-            deleted = delete_intermediates(
-                args.data_dir, args.run_id, args.store, args.vineyard_socket
-            )
-            print(json.dumps({"run_id": args.run_id, "deleted": deleted}))
-            return
         try:
             older = None if args.older_than is None else parse_age(args.older_than)
         except ValueError:
             raise UsageError(
                 f"invalid --older-than {args.older_than!r}: give an age such as 90m, 12h or 7d"
             ) from None
-        deleted = delete_many(args.data_dir, older, args.store, args.vineyard_socket)
-        print(json.dumps({"deleted": deleted}))
+        notes: list[str] = []
+        run_ids = None if args.all else [args.run_id]
+        deleted, skipped = clean(
+            args.data_dir, run_ids, older, args.store, args.vineyard_socket, notes
+        )
+        if skipped and not args.all:
+            raise StepError(
+                f"run {args.run_id} was not cleaned: {skipped[args.run_id]}; clean it when it "
+                "has ended"
+            )
+        for run_id, why in skipped.items():
+            notes.append(f"skipped run {run_id}: {why}; clean it when it has ended")
+        for note in notes:
+            print(f"cleanup: note: {note}", file=sys.stderr)
+        if args.all:
+            print(json.dumps({"deleted": deleted, "skipped": skipped}))
+        else:
+            print(json.dumps({"run_id": args.run_id, "deleted": deleted.get(args.run_id, {})}))
 
     return run(build_parser(), body, argv)
 

@@ -42,7 +42,10 @@ def table(runs) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     def body(args):
-        found = list_runs(args.data_dir, args.vineyard_socket)
+        notes: list[str] = []
+        found = list_runs(args.data_dir, args.vineyard_socket, notes)
+        for note in notes:
+            print(f"runs: note: {note}", file=sys.stderr)
         if args.json:
             for r in found:
                 print(json.dumps(r.as_dict()))

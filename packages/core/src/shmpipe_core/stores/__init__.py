@@ -7,7 +7,10 @@ from .base import Store
 STORES = ("nas", "vineyard")
 
 
-def open_store(kind: str, data_dir: Path, vineyard_socket: str | None = None) -> Store:
+def open_store(
+    kind: str, data_dir: Path, vineyard_socket: str | None = None, start: bool = False
+) -> Store:
+    """`start`: a writer may start the embedded vineyardd; a reader finds one or fails."""
     # Imported on use: a NAS step never loads vineyard's client, a vineyard step never pyarrow.
     if kind == "nas":
         from .nas import NasStore
@@ -15,4 +18,4 @@ def open_store(kind: str, data_dir: Path, vineyard_socket: str | None = None) ->
         return NasStore(data_dir)
     from .vineyard import VineyardStore
 
-    return VineyardStore.connect(vineyard_socket)
+    return VineyardStore.connect(vineyard_socket, start)

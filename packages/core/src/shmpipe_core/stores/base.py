@@ -95,6 +95,9 @@ class Store:
         """Delete the run's intermediates; returns what was deleted."""
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Let go of the store's connection, if it has one."""
+
     def location(self, run_id: str) -> str:
         """Where the run's data lives, for messages."""
         raise NotImplementedError

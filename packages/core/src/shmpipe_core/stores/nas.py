@@ -15,8 +15,6 @@ a cleanup) running at once would otherwise delete each other's files under a com
 Readers take no lock: they retry when the commit they read is replaced.
 """
 
-import errno
-import fcntl
 import json
 import mmap
 import os
@@ -34,6 +32,7 @@ from ..errors import StepError
 from ..files import (
     NO_SPACE,
     atomic_path,
+    locked,
     no_space,
     open_dir,
     read_small_file,
@@ -50,28 +49,12 @@ MANIFEST_MAX_BYTES = 1 << 20
 
 @contextmanager
 def run_lock(directory: Path, create: bool):
-    """Hold the lock of the run whose split is `directory`; None-yielding if the run has no dir."""
+    """Hold the lock of the run whose split is `directory`; yields False if the run has no dir."""
     run = directory.parent
     if create:
         run.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(
-            run / SPLITS_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
-    except FileNotFoundError:
-        if create:
-            raise
-        yield False
-        return
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise StepError(f"{run / SPLITS_LOCK} is a symbolic link: remove it") from None
-        raise
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield True
-    finally:
-        os.close(fd)
+    with locked(run / SPLITS_LOCK) as state:
+        yield state is not None
 
 
 class NasWriter(SplitWriter):

@@ -16,11 +16,13 @@ nothing. A stock client's `vineyard.get(name="<run>/X_train")` gets that (featur
 
 import json
 import math
+import re
 
 import numpy as np
 
 from .. import faults
 from .. import manifest as manifests
+from ..dataset import SPLIT_NAMES, is_run_id
 from ..errors import StepError
 from ..pages import populate_for_read
 from ..signals import signals_deferred
@@ -39,6 +41,18 @@ PREVIOUS = "splits.previous"
 # that runs.py counts the memory they hold as the run's.
 PENDING = "splits.pending"
 OLDER = "splits.older"
+# Every name this store writes after `<run>/`; a migrated copy adds `@<instance id>`.
+OWN_NAMES = frozenset((*SPLIT_NAMES, SPLITS, PREVIOUS, PENDING, OLDER))
+_MIGRATED = re.compile(rf"{SPLITS}@\d+")
+
+
+def run_of(name: str) -> str | None:
+    """The run id in a vineyard name this project wrote, or None for any other name (another
+    application's, or one whose run part is not a run id): those are never listed or deleted."""
+    run_id, slash, rest = str(name).partition("/")
+    if not slash or not is_run_id(run_id):
+        return None
+    return run_id if rest in OWN_NAMES or _MIGRATED.fullmatch(rest) else None
 
 
 class _SealAs:
@@ -133,6 +147,13 @@ class VineyardWriter(SplitWriter):
             said += f" after this split's other arrays took {human(taken)}"
         if free >= nbytes:
             said += " but not in one piece (vineyardd's free memory is fragmented)"
+        own = self.store.runs().get(self.run_id, 0)
+        if own:
+            # A rerun holds the new commit beside the current and the previous one.
+            said += (
+                f"; run {self.run_id!r}'s own current and previous commits hold {human(own)} "
+                f"of it until this rerun is done (`cleanup --run-id {self.run_id}` frees them)"
+            )
         return StepError(
             f"vineyard at {self.store.endpoint.socket} is out of shared memory: {said}; delete "
             "finished runs (`cleanup --run-id ...`) or give vineyardd more memory"
@@ -228,7 +249,7 @@ class VineyardWriter(SplitWriter):
             if object_id not in kept:
                 self._delete(object_id)
             client.drop_name(self.store.name(self.run_id, name))
-        for name, object_id in client.list_names(f"{self.run_id}/*", limit=1 << 20).items():
+        for name, object_id in self.store.names(self.run_id).items():
             if not client.exists(object_id):
                 client.drop_name(name)
 
@@ -272,8 +293,8 @@ class VineyardStore(Store):
         self._held = []  # what `read` handed out: (splits object, run id, manifest, arrays)
 
     @classmethod
-    def connect(cls, socket: str | None = None) -> "VineyardStore":
-        return cls(*connect(socket))
+    def connect(cls, socket: str | None = None, start: bool = False) -> "VineyardStore":
+        return cls(*connect(socket, start))
 
     @staticmethod
     def name(run_id: str, name: str) -> str:
@@ -281,6 +302,37 @@ class VineyardStore(Store):
 
     def location(self, run_id: str) -> str:
         return f"vineyard {self.endpoint.socket} ({self.endpoint.source}), objects {run_id}/*"
+
+    def names(self, run_id: str | None = None) -> dict:
+        """The names this project wrote, of one run or of all, and their objects; matched
+        exactly, not by a pattern built from a run id."""
+        listed = self.client.list_names("*", limit=1 << 20)
+        return {
+            str(name): object_id
+            for name, object_id in listed.items()
+            if run_of(name) is not None and run_id in (None, run_of(name))
+        }
+
+    def close(self) -> None:
+        self.client.close()
+
+    def runs(self) -> dict[str, int]:
+        """The runs this store holds, with their bytes: the members of its splits objects (latest,
+        previous, migrated copies); a splits object's own nbytes is 0."""
+        sizes: dict[str, int] = {}
+        seen = set()
+        for name, object_id in self.names().items():
+            run_id = run_of(name)
+            sizes.setdefault(run_id, 0)
+            if object_id in seen or not name.split("/", 1)[1].startswith(SPLITS):
+                continue
+            seen.add(object_id)
+            try:
+                meta = self.client.get_meta(object_id)
+            except Exception:  # noqa: BLE001 - deleted meanwhile: it holds nothing now
+                continue
+            sizes[run_id] += sum(int(m.nbytes) for _, m in meta.items() if hasattr(m, "nbytes"))
+        return sizes
 
     def lookup(self, run_id: str, name: str):
         C = vineyard_c()
@@ -397,7 +449,7 @@ class VineyardStore(Store):
 
     def delete(self, run_id: str) -> list[str]:
         C = vineyard_c()
-        names = self.client.list_names(f"{run_id}/*", limit=1 << 20)
+        names = self.names(run_id)
         # Drop the names first, so no reader starts on objects being deleted.
         for name in names:
             self.client.drop_name(name)
