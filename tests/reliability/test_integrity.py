@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 from shmpipe_core.manifest import checksum
 from shmpipe_core.stores.vineyard import VineyardStore, _SealAs, tensor_meta
-from shmpipe_core.vineyard_client import vineyard_c
+from shmpipe_core.vineyard.client import vineyard_c
 
 from tests.support.processes import assert_one_line_error, run_cli
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 from shmpipe_core.stores.vineyard import VineyardStore
-from shmpipe_core.vineyard_client import try_connect
+from shmpipe_core.vineyard.client import try_connect
 
 from tests.support.processes import assert_one_line_error, run_cli, stopped_at
 from tests.support.vineyard import memory_usage, names

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 from shmpipe_core.stores.vineyard import VineyardStore
-from shmpipe_core.vineyard_client import vineyard_c
+from shmpipe_core.vineyard.client import vineyard_c
 
 from tests.support.vineyard import memory_usage
 
@@ -60,7 +60,7 @@ def test_what_a_killed_client_allocated_stays_used(vineyardd):
     socket, _ = vineyardd(size="256Mi")
     child = (
         "import os, signal, sys\n"
-        "from shmpipe_core.vineyard_client import try_connect\n"
+        "from shmpipe_core.vineyard.client import try_connect\n"
         "blob = try_connect(sys.argv[1]).create_blob(16 << 20)\n"
         "memoryview(blob)[0] = 1\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"

@@ -3,8 +3,8 @@
 import subprocess
 from pathlib import Path
 
-from shmpipe_core import vineyardd
-from shmpipe_core.vineyard_client import memory_usage, try_connect
+from shmpipe_core.vineyard import daemon as vineyardd
+from shmpipe_core.vineyard.client import memory_usage, try_connect
 
 __all__ = ["memory_usage", "names", "start_vineyardd"]
 

@@ -1,6 +1,6 @@
-"""Each step's memory request covers its measured peak at the default data_multiplier and stays
-within its limit; the limit and the request workflows/README.md gives for 2000 cover the peak
-measured at 2000; the README's table matches the workflows and the benchmark's results."""
+"""Each step's memory request covers its peak as the benchmark measured it at the default
+data_multiplier and stays within its limit; the request workflows/README.md gives for 2000, and
+the limit, cover the peak measured at 2000; the README's table matches the workflows."""
 
 import re
 
@@ -29,6 +29,8 @@ def measured_peaks(multiplier: int) -> dict[str, float]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if column is None and "peak RSS GB (pre/train/eval)" in cells:
             column = cells.index("peak RSS GB (pre/train/eval)")
+        elif column is not None and not line.startswith("|"):
+            break  # the end of the table
         elif column is not None and cells[0] == str(multiplier) and cells[1] in ("nas", "vineyard"):
             values = cells[column].split("/")
             for step, value in zip(STEPS, values, strict=True):
@@ -49,18 +51,11 @@ def readme_table() -> dict[str, list[str]]:
     return rows
 
 
-def test_readme_peaks_are_the_measured_ones():
-    for multiplier, column in ((100, 0), (2000, 2)):
-        peaks = measured_peaks(multiplier)
-        for step, row in readme_table().items():
-            assert row[column] == f"{peaks[step] / 1e9:.2f} GB", (step, multiplier)
-
-
 @pytest.mark.parametrize("workflow", sorted(WORKFLOWS))
 def test_requests_cover_the_default_run_and_stay_within_the_limits(workflow):
     templates = resolved_templates(load(WORKFLOWS[workflow]))
     at_100, at_2000 = measured_peaks(100), measured_peaks(2000)
-    for step, (_, request, _, request_2000, limit) in readme_table().items():
+    for step, (request, request_2000, limit) in readme_table().items():
         resources = templates[step]["container"]["resources"]
         assert resources["requests"]["memory"] == request, step
         assert resources["limits"]["memory"] == limit, step

@@ -297,8 +297,8 @@ def vineyard_names(client, vineyard_dir: Path, run_id: str) -> list[str]:
     """The vineyard names under the run's prefix, asked from a step image with core's client."""
     script = (
         "import json, sys\n"
-        "from shmpipe_core.vineyard_connect import connect\n"
-        "client, _ = connect()\n"
+        "from shmpipe_core.vineyard import Vineyard\n"
+        "client = Vineyard().connect()\n"
         "names = client.list_names(sys.argv[1] + '/*', limit=1 << 20)\n"
         "print(json.dumps(sorted(str(n) for n in names)))\n"
     )

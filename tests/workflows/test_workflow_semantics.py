@@ -292,7 +292,7 @@ def test_every_pod_mounts_the_nas_claim_at_data(wf):
 
 
 def test_vineyard_claim_is_the_fluid_dataset_at_cores_config_path():
-    from shmpipe_core.vineyard_connect import FLUID_CONFIG_PATH
+    from shmpipe_core.vineyard.config import FLUID_CONFIG_PATH
 
     (dataset,) = [d for d in load_all(DEPLOY / "vineyard.yaml") if d["kind"] == "Dataset"]
     (runtime,) = [d for d in load_all(DEPLOY / "vineyard.yaml") if d["kind"] == "VineyardRuntime"]

@@ -33,8 +33,8 @@ from shmpipe_core.metrics import peak_rss_bytes
 from shmpipe_core.runs import delete_intermediates
 from shmpipe_core.step_contract import STEPS
 from shmpipe_core.stores import open_store
-from shmpipe_core.vineyard_client import memory_usage
-from shmpipe_core.vineyard_connect import locate
+from shmpipe_core.vineyard import Vineyard
+from shmpipe_core.vineyard.client import memory_usage
 from shmpipe_pipeline.runner import RunSpec, prepare_raw, run_steps
 from shmpipe_pipeline.steps import (
     Interrupted,
@@ -57,7 +57,7 @@ from . import (
 from .local_cluster import LocalCluster, fetch_throughput
 from .memcpy_floor import memcpy_seconds_in_child
 from .report import write_results
-from .seed.common import seed_dir
+from .seed.common import delete_objects, seed_dir
 from .summary import PHASES, handoff_seconds, ratios, summarize
 from .variants import VARIANTS, Variant, order
 
@@ -332,6 +332,8 @@ def one_run(
             # Delete the run's data whatever happened, so the next run finds memory and disk free.
             try:
                 delete_intermediates(data_dir, run_id, variant.store, sock)
+                if variant.method == "seed" and sock:
+                    delete_objects(sock, run_id)
             except StepError:
                 # After a failed step (a vineyardd that died, say) its error is the one said;
                 # a cleanup that then fails too must not replace it.
@@ -375,10 +377,10 @@ def external_vineyard(cli_socket: str | None) -> str | None:
     """A vineyard the user pointed at (flag or environment), used as is; else None."""
     if cli_socket is None and not os.environ.get("VINEYARD_IPC_SOCKET"):
         return None
-    endpoint, up = locate(cli_socket)
-    if not up:
-        raise UsageError(f"no vineyard answers on {endpoint.socket}: start it or drop the flag")
-    return endpoint.socket
+    vineyard = Vineyard(cli_socket)
+    if not vineyard.up():
+        raise UsageError(f"no vineyard answers on {vineyard.socket}: start it or drop the flag")
+    return vineyard.socket
 
 
 def bench(args) -> dict:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from shmpipe_core import vineyardd
+from shmpipe_core.vineyard import daemon as vineyardd
 
 CONFIGS = {"plain": [], "fluid": ["--reserve_memory"]}
 # The quota deploy/vineyard-quota.sh gives the VineyardRuntime for a DATA_MULTIPLIER (a test

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from shmpipe_core import vineyardd
 from shmpipe_core.errors import StepError
 from shmpipe_core.stores import open_store
+from shmpipe_core.vineyard import daemon as vineyardd
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ from .dataset import is_run_id
 from .layout import MANIFEST, RunLayout, runs_dir
 from .run_hold import try_hold
 from .stores import open_store
-from .vineyard_connect import locate
+from .vineyard import Vineyard
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -111,8 +111,8 @@ def _vineyard(store: str, vineyard_socket: str | None):
     running: a daemon started now would hold nothing."""
     if store == "nas":
         return None
-    endpoint, up = locate(vineyard_socket)
-    if not (up or endpoint.configured):
+    vineyard = Vineyard(vineyard_socket)
+    if not (vineyard.configured or vineyard.up()):
         return None
     return open_store("vineyard", Path("."), vineyard_socket)
 
@@ -136,8 +136,8 @@ def list_runs(
 ) -> list[RunInfo]:
     """Every run in the data dir or in vineyard (the one configured, or the embedded one if it
     runs: listing never starts a daemon), sorted by id; what was left out goes to `notes`."""
-    endpoint, up = locate(vineyard_socket)
-    vineyard = open_store("vineyard", Path("."), endpoint.socket) if up else None
+    found = Vineyard(vineyard_socket)
+    vineyard = open_store("vineyard", Path("."), found.socket) if found.up() else None
     try:
         return _listed(data_dir, vineyard, [] if notes is None else notes)
     finally:

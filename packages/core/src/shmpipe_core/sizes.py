@@ -1,10 +1,7 @@
 """Memory and disk sizes: reading them as vineyardd does, and printing them for people.
 
-vineyardd reads a number with an optional K, M, G, T, P or E suffix (with or without a trailing
-'i'), each a power of 1024, so 64M and 64Mi are both 64 MiB (`parse_memory_size` in v6d's
-src/common/util/env.cc; checked with `vineyard-local status`). It reads anything else, `junk`
-included, as 0 and then takes the machine's whole memory (`BulkstoreSpecResolver::
-parseMemoryLimit`, src/server/util/spec_resolvers.cc): `check_size` refuses that first.
+vineyardd reads K, M, G, T, P or E (with or without `i`) as powers of 1024, and anything else as
+"all of memory" (packages/core/NOTES.md, vineyardd): `check_size` refuses that first.
 """
 
 import os

@@ -10,14 +10,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from shmpipe_core import embedded, run_hold
+from shmpipe_core import run_hold
 from shmpipe_core.dataset import raw_path
 from shmpipe_core.errors import StepError
 from shmpipe_core.progress import ENV as PROGRESS_ENV
 from shmpipe_core.runs import delete_intermediates
 from shmpipe_core.sizes import human
 from shmpipe_core.step_contract import STEPS, step_args
-from shmpipe_core.vineyard_connect import connect, locate
+from shmpipe_core.vineyard import Vineyard
 
 from .steps import SignalForwarding, StepRun, last_json, run_step
 
@@ -110,13 +110,6 @@ def prepare_raw(
     return _run("prepare-data", args, env, report, signals)
 
 
-def ensure_vineyard(cli_socket: str | None = None) -> str:
-    """Start (or find) the configured or embedded store; its socket. In a cluster it is there."""
-    client, endpoint = connect(cli_socket, start=True)
-    client.close()
-    return endpoint.socket
-
-
 def run_steps(
     spec: RunSpec,
     before_step: Callable[[str], None] | None = None,
@@ -142,14 +135,14 @@ def _start_vineyard(spec: RunSpec, report: Report) -> dict | None:
     """Start the embedded vineyardd if the run needs it and none answers; its row, if started."""
     if spec.store != "vineyard" or spec.vineyard_socket is not None:
         return None
-    endpoint, up = locate()
-    if up or endpoint.configured:
-        ensure_vineyard()  # in a cluster, or already running: nothing to time
+    vineyard = Vineyard()
+    if vineyard.configured or vineyard.up():
+        vineyard.ensure()  # in a cluster, or already running: nothing to time
         return None
     # Before the clock of the steps runs: in a cluster the store is already there.
     report.started("vineyardd")
     start = time.perf_counter()
-    ensure_vineyard()
+    vineyard.ensure()
     seconds = time.perf_counter() - start
     report.finished("vineyardd", seconds)
     return _row("vineyardd", seconds)
@@ -162,7 +155,7 @@ def cleanup(spec: RunSpec, report: Report, failed: bool = False) -> dict[str, li
     After a failed run the failure is the one thing said: a cleanup that fails then is silent.
     """
     try:
-        if spec.store == "vineyard" and not locate(spec.vineyard_socket)[1]:
+        if spec.store == "vineyard" and not Vineyard(spec.vineyard_socket).up():
             return {}
         return delete_intermediates(spec.data_dir, spec.run_id, spec.store, spec.vineyard_socket)
     except StepError as e:
@@ -176,10 +169,10 @@ def embedded_vineyard_line(spec: RunSpec) -> str | None:
     """One line saying the embedded vineyardd outlives the run, what it holds, how to stop it."""
     if spec.store != "vineyard" or spec.vineyard_socket is not None:
         return None
-    endpoint, _ = locate()
-    if endpoint.configured:
+    vineyard = Vineyard()
+    if vineyard.configured:
         return None
-    state = embedded.status()
+    state = vineyard.status()
     if not state["running"]:
         return None
     return (

@@ -39,6 +39,26 @@ def object_name(run_id: str, name: str) -> str:
     return f"{run_id}/{SPLIT_FILES[name]}"
 
 
+def delete_objects(socket: str, run_id: str) -> None:
+    """The seed steps' vineyard objects, by the names they gave them: the project's cleanup
+    deletes only names the project writes."""
+    from shmpipe_core.vineyard.client import try_connect, vineyard_c
+
+    client = try_connect(socket)
+    if client is None:
+        return
+    try:
+        for name in SPLIT_FILES:
+            try:
+                object_id = client.get_name(object_name(run_id, name))
+            except vineyard_c().ObjectNotExistsException:
+                continue
+            client.delete(object_id, force=False, deep=True)
+            client.drop_name(object_name(run_id, name))
+    finally:
+        client.close()
+
+
 def frame_bytes(frame) -> int:
     """Bytes a DataFrame or Series holds, index included (what a handoff moves)."""
     usage = frame.memory_usage(index=True, deep=False)
@@ -48,9 +68,8 @@ def frame_bytes(frame) -> int:
 def page_in(frame) -> None:
     """Map every page under the frame's columns in one call per column.
 
-    `vineyard.get` returns columns that are views of shared memory (a block per column, each a
-    view of its tensor: v6d v0.24.2 python/vineyard/data/dataframe.py,
-    `pandas_dataframe_resolver`), faulted in page by page on first use (inside `fit` or
+    `vineyard.get` returns columns that are views of shared memory (packages/core/NOTES.md,
+    Tensors), faulted in page by page on first use (inside `fit` or
     `predict`); the frames read from a pickle are resident already and the calls find nothing to
     do. Done for both stores, so that compute is the same work.
     """

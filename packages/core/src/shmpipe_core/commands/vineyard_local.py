@@ -3,10 +3,10 @@
 import json
 import sys
 
-from .. import embedded
 from ..cli import Parser, run
 from ..errors import StepError, UsageError
 from ..sizes import check_size, human, parse_size
+from ..vineyard import embedded
 
 
 def build_parser() -> Parser:

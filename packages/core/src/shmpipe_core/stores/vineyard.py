@@ -5,13 +5,9 @@ published by naming them and then one `<run>/splits` object whose members are ex
 tensors and whose `manifest_` field is the manifest: readers start from `<run>/splits`, so they get
 one commit, old or new, never a mix. Reads map the blobs: zero copy.
 
-vineyard's Tensor stores its bytes in C order (its `order_` field only says what order a reader
-should hand out, at the price of a copy: v6d v0.24.2 python/vineyard/data/tensor.py,
-`numpy_ndarray_resolver`; `build_numpy_buffer` in data/utils.py writes C order). The model wants
-column-major matrices, so a feature matrix X of shape (rows, features) is stored as the C-ordered
-tensor X.T of shape (features, rows): the same bytes, read back as X with one transpose that copies
-nothing. A stock client's `vineyard.get(name="<run>/X_train")` gets that (features, rows) tensor
-(tests/correctness/test_stores.py).
+vineyard's Tensor keeps its bytes in C order (packages/core/NOTES.md, Tensors) and the fit wants
+column-major matrices, so X (rows, features) is stored as the tensor X.T (features, rows): the
+same bytes, read back as X with a transpose that copies nothing.
 """
 
 import json
@@ -27,8 +23,8 @@ from ..errors import StepError
 from ..pages import populate_for_read
 from ..signals import signals_deferred
 from ..sizes import human
-from ..vineyard_client import vineyard_c
-from ..vineyard_connect import connect
+from ..vineyard import Vineyard
+from ..vineyard.client import vineyard_c
 from .base import SplitWriter, Store
 
 SPLITS = "splits"
@@ -56,8 +52,7 @@ def run_of(name: str) -> str | None:
 
 
 class _SealAs:
-    """`BlobBuilder.seal` looks up `.ipc_client` on the client it is given (vineyard.Client;
-    v6d v0.24.2 python/core.cc, `ObjectBuilder.seal`)."""
+    """What `BlobBuilder.seal` asks of a client (packages/core/NOTES.md, Tensors)."""
 
     def __init__(self, ipc_client):
         self.ipc_client = ipc_client
@@ -82,9 +77,7 @@ _CPP_TYPES = {"float64": "double", "float32": "float", "int64": "int64", "int32"
 def tensor_array(obj) -> np.ndarray:
     """A read-only numpy view of a vineyard Tensor object's blob, without copying.
 
-    Read-only twice over: the Blob's buffer is exported read-only (v6d v0.24.2 python/core.cc,
-    `Blob`'s def_buffer) and `Client::GetBuffers` maps the memfd PROT_READ (src/client/client.cc,
-    `MmapEntry::map_readonly`)."""
+    Read-only twice over: the buffer and the mapping (packages/core/NOTES.md, Tensors)."""
     meta = obj.meta
     if not meta["typename"].startswith("vineyard::Tensor<"):
         raise StepError(f"object {obj.id} is a {meta['typename']}, not a vineyard::Tensor")
@@ -294,7 +287,8 @@ class VineyardStore(Store):
 
     @classmethod
     def connect(cls, socket: str | None = None, start: bool = False) -> "VineyardStore":
-        return cls(*connect(socket, start))
+        vineyard = Vineyard(socket)
+        return cls(vineyard.connect(start), vineyard.endpoint)
 
     @staticmethod
     def name(run_id: str, name: str) -> str:
@@ -362,8 +356,7 @@ class VineyardStore(Store):
         manifests.check(manifest, where, names)
         arrays = {}
         for name in names:
-            # member() on a name the object lacks raises a bare RuntimeError from a C++ check (v6d
-            # v0.24.2 src/client/ds/object_meta.cc, `GetMemberMeta`): say it in one line instead.
+            # member() of a missing name raises a bare C++ error (NOTES.md, Tensors): one line.
             if not isinstance(splits.meta.get(name), type(splits.meta)):
                 raise StepError(
                     f"{self.name(run_id, SPLITS)} is corrupt (it has no member {name!r}): "
@@ -415,9 +408,8 @@ class VineyardStore(Store):
     def _migrate(self, run_id: str, splits_id):
         """Copy a split written on another vineyardd (another node) into this one.
 
-        Touching a remote blob's bytes aborts the process inside vineyard's C++ code (v6d v0.24.2
-        src/client/ds/blob.cc, `Blob::data` throws out of the buffer protocol), so remote objects
-        must be migrated first. The copy is named `<run>/splits@<instance>` so that
+        Touching a remote blob's bytes aborts the process (packages/core/NOTES.md, Tensors), so
+        remote objects are migrated first. The copy is named `<run>/splits@<instance>` so that
         `cleanup --run-id` finds and deletes it with the run's other objects; a copy of an
         earlier commit under that name is deleted, as the writer deletes the earlier commit.
         """

@@ -1,8 +1,8 @@
 """An embedded vineyardd for runs outside a cluster, from the vineyard-bdist wheel.
 
 It listens on a unix socket in a directory only this user can enter (0700): the directory is what
-keeps other users out, since vineyardd makes its socket 0777 (v6d v0.24.2 src/server/async/
-ipc_server.cc, `IPCServer::Start`). RPC is off, so no TCP port is ever opened
+keeps other users out, since vineyardd makes its socket 0777 (packages/core/NOTES.md,
+vineyardd). RPC is off, so no TCP port is ever opened
 (`vineyardd.local_meta`). It outlives the step that started it, so the next step, a new process,
 finds the data; `vineyard-local stop` ends it.
 """
@@ -17,10 +17,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import vineyardd
-from .errors import StepError
-from .sizes import check_size
-from .vineyard_client import answers, try_connect
+from ..errors import StepError
+from ..sizes import check_size
+from . import daemon as vineyardd
+from .client import answers, try_connect
 
 SIZE_ENV = "SHMPIPE_VINEYARD_SIZE"
 DIR_ENV = "SHMPIPE_VINEYARD_DIR"
@@ -95,8 +95,7 @@ def socket_path() -> Path:
 def default_size() -> str:
     """Three quarters of /dev/shm: room for the largest split without starving the machine."""
     if os.environ.get(SIZE_ENV):
-        # vineyardd would read a value it does not know as "the machine's whole memory" (v6d
-        # v0.24.2 src/server/util/spec_resolvers.cc, `BulkstoreSpecResolver::parseMemoryLimit`).
+        # vineyardd would read a value it does not know as all of memory (sizes.py).
         check_size(os.environ[SIZE_ENV], SIZE_ENV)
         return os.environ[SIZE_ENV]
     total = shutil.disk_usage("/dev/shm").total if os.path.isdir("/dev/shm") else 4 << 30

@@ -10,9 +10,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import faults
-from .errors import StepError
-from .vineyard_client import answers
+from .. import faults
+from ..errors import StepError
+from .client import answers
 
 
 def binary() -> str:
@@ -35,9 +35,8 @@ def binary() -> str:
 def local_meta() -> list[str]:
     """Flags for a single vineyardd: metadata in its own memory, no RPC port (no TCP at all).
 
-    RPC is on by default, on port 9600 (v6d v0.24.2 src/server/util/spec_resolvers.cc, `rpc` and
-    `rpc_socket_port`); with `--rpc=false` `VineyardServer::Serve` creates no RPC server
-    (src/server/server/vineyard_server.cc), and local metadata needs no etcd."""
+    RPC is on by default, on port 9600 (packages/core/NOTES.md, vineyardd); local metadata
+    needs no etcd."""
     return ["--meta=local", "--rpc=false"]
 
 

@@ -6,9 +6,7 @@ client in vineyard's C extension (0.07 s), so we load that extension by itself; 
 module `import vineyard` would load, registered under the same name, so a later
 `import vineyard` in the process reuses it (its `from . import _C` finds it in sys.modules). What
 `import vineyard` adds, `__VINEYARD_INTERNAL_REGISTRY` naming the type registry library, is not
-needed: without it the extension loads `libvineyard_internal_registry.so` from its own directory
-(v6d v0.24.2: python/vineyard/__init__.py, `_init_global_context`; src/client/ds/
-object_factory.cc, `__load_internal_registry`).
+needed (packages/core/NOTES.md, Client).
 """
 
 import importlib.util
@@ -20,7 +18,7 @@ import struct
 import sys
 from pathlib import Path
 
-from .errors import StepError
+from ..errors import StepError
 
 
 def vineyard_c():
@@ -53,9 +51,8 @@ def listening(path: str) -> bool:
     """Whether a vineyardd answers on the unix socket `path`: False when nothing listens there;
     StepError when something accepts but does not answer within ANSWER_TIMEOUT_S.
 
-    vineyard's own connect retries 10 times 1 s apart on a path that is not a listening socket
-    (v6d v0.24.2 src/client/io.cc, `connect_ipc_socket_retry`): asked first, such a path costs
-    one failed connect instead.
+    vineyard's own connect retries for 10 s on a path that is not a listening socket
+    (packages/core/NOTES.md, Client): asked first, such a path costs one failed connect.
     """
     try:
         if not stat.S_ISSOCK(os.stat(path).st_mode):

@@ -1,10 +1,10 @@
-"""Which vineyard a step uses, and connecting to it. A step looks, in order, at:
+"""Which vineyard is configured. A command looks, in order, at:
 
 1. `--vineyard-socket PATH`
 2. `VINEYARD_IPC_SOCKET`
 3. `VINEYARD_CONFIG` (a vineyard-config.yaml, or a directory holding one)
 4. Fluid's mount in the pod: /var/run/vineyard/vineyard-config.yaml
-5. otherwise an embedded local vineyardd (see `embedded`), started or reused.
+5. otherwise the embedded local vineyardd (`embedded`).
 """
 
 import os
@@ -13,10 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from . import embedded
-from .errors import StepError
-from .files import read_small_file
-from .vineyard_client import answers, kind_of, try_connect
+from ..errors import StepError
+from ..files import read_small_file
 
 FLUID_CONFIG_PATH = Path("/var/run/vineyard/vineyard-config.yaml")
 CONFIG_NAME = "vineyard-config.yaml"
@@ -82,32 +80,3 @@ def resolve(cli_socket: str | None = None) -> Endpoint | None:
     if FLUID_CONFIG_PATH.exists():
         return Endpoint(read_config(FLUID_CONFIG_PATH), str(FLUID_CONFIG_PATH))
     return None
-
-
-def locate(cli_socket: str | None = None) -> tuple[Endpoint, bool]:
-    """The vineyard a step would use, and whether it answers now. Starts nothing."""
-    endpoint = resolve(cli_socket) or Endpoint(str(embedded.socket_path()), EMBEDDED)
-    return endpoint, answers(endpoint.socket)
-
-
-def connect(cli_socket: str | None = None, start: bool = False):
-    """Connect as configured; when nothing is configured, to the embedded vineyardd, started
-    first if `start` (a writer), else it must be running (a reader: a new one holds nothing)."""
-    endpoint = resolve(cli_socket)
-    if endpoint is None and start:
-        endpoint = Endpoint(embedded.ensure_running(), EMBEDDED)
-    elif endpoint is None:
-        endpoint = Endpoint(str(embedded.socket_path()), EMBEDDED)
-        if not answers(endpoint.socket):
-            raise StepError(
-                "no vineyard is configured and the embedded vineyardd is not running, so no "
-                "split is in vineyard: run `preprocess --sink vineyard` first (it starts one), "
-                "or set --vineyard-socket"
-            )
-    client = try_connect(endpoint.socket)
-    if client is None:
-        raise StepError(
-            f"no vineyard server answers on {endpoint.socket} (from {endpoint.source}; "
-            f"{kind_of(endpoint.socket)}): start vineyardd there or fix the setting"
-        )
-    return client, endpoint
