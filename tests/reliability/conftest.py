@@ -1,6 +1,7 @@
 """Fixtures for the reliability tests: private vineyardd instances and step processes."""
 
 import itertools
+import subprocess
 
 import pytest
 
@@ -23,4 +24,10 @@ def vineyardd(short_tmp):
     yield start
     for process in started:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # Seen once under load: a vineyardd slow to exit on SIGTERM. Teardown is not what
+            # the test holds, so it is killed rather than failing it.
+            process.kill()
+            process.wait()
