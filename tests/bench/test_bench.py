@@ -41,6 +41,8 @@ def bench_run(raw_data_dir, tmp_path_factory, short_tmp):
         0.25,
         "--cross-node-mib",
         8,
+        "--vineyardd",
+        "plain",
         "--data-dir",
         data_dir,
         "--out",

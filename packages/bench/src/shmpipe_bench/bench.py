@@ -93,10 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--vineyardd",
         choices=tuple(bench_vineyardd.CONFIGS),
-        default="plain",
-        help="the per-run vineyardd: plain (as vineyard-local starts it) or fluid (as Fluid's "
-        "VineyardRuntime starts it: --reserve_memory, the whole size faulted in at start-up, "
-        "which is timed apart)",
+        default=None,
+        help="the per-run vineyardd: fluid (the default, as Fluid's VineyardRuntime starts it: "
+        "--reserve_memory, the whole size faulted in at start-up, which is timed apart) or "
+        "plain (as vineyard-local starts it)",
     )
     parser.add_argument(
         "--drop-caches",
@@ -400,8 +400,8 @@ def _bench(args, stack: ExitStack) -> dict:
     if args.drop_caches and not cold_cache.can_drop_all_caches():
         raise UsageError("--drop-caches needs root (it writes /proc/sys/vm/drop_caches)")
     external = external_vineyard(args.vineyard_socket)
-    if external and args.vineyardd != "plain":
-        raise UsageError("--vineyardd fluid starts vineyardd itself: drop --vineyard-socket")
+    if external and args.vineyardd is not None:
+        raise UsageError("--vineyardd starts a vineyardd per run: drop it or --vineyard-socket")
     out = args.out or RESULTS_ROOT / (args.label or socket.gethostname())
     data_dir = Path(args.data_dir)
     machine = machine_info.describe(data_dir)
@@ -418,7 +418,7 @@ def _bench(args, stack: ExitStack) -> dict:
     commands = step_envs.build()
     run_args = {
         "commands": commands,
-        "config": args.vineyardd,
+        "config": args.vineyardd or "fluid",
         "external": external,
         "drop_all": args.drop_caches,
         "raw_mode": args.raw,
@@ -467,7 +467,7 @@ def _bench(args, stack: ExitStack) -> dict:
             "repeats": args.repeats,
             "variants": [v.name for v in VARIANTS],
             "interleaving": "the four variants in turn, the order rotated by one each repeat",
-            "vineyardd": "external" if external else f"{args.vineyardd}, one per vineyard run",
+            "vineyardd": "external" if external else f"{run_args['config']}, one per vineyard run",
             "cold_nas_reads": "drop_caches" if args.drop_caches else "fsync+fadvise(DONTNEED)",
             "raw_table_before_preprocess": args.raw,
             "warmup": not args.no_warmup,
