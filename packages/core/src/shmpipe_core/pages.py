@@ -2,8 +2,8 @@
 
 vineyard's shared memory gets no huge pages, so a fill faults once per 4 KiB; one madvise per
 range is three times faster, and on an arena vineyardd already holds, a read-populate maps it
-writable with a sixteenth of the faults (bench/README.md, "What our steps do"). Kernels before
-5.14 refuse the call and pages fault in as they are touched.
+writable with a sixteenth of the faults (bench/README.md, "What else our steps do
+differently"). Kernels before 5.14 refuse the call and pages fault in as they are touched.
 """
 
 import ctypes
