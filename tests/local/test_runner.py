@@ -116,10 +116,13 @@ def test_the_split_is_deleted_at_the_end_unless_keep(data_dir, vineyard_socket):
         assert names(vineyard_socket, f"gone-{sink}/*") == {}
     run_cli("pipeline", "--store", "vineyard", "--run-id", "kept", "--keep", *common)
     assert "kept/splits" in names(vineyard_socket, "kept/*")
+    run_cli("pipeline", "--store", "nas", "--run-id", "kept-nas", "--keep", *common)
+    split_bytes = sum(p.stat().st_size for p in (data_dir / "runs/kept-nas/splits").iterdir())
 
     listed = run_cli("runs", "--json", *common[:-1]).stdout.splitlines()
     runs = {r["run_id"]: r for r in map(json.loads, listed)}
     assert runs["kept"]["stores"] == ["vineyard"] and runs["kept"]["bytes"] > 0
+    assert runs["kept-nas"]["stores"] == ["nas"] and runs["kept-nas"]["bytes"] == split_bytes
     assert runs["kept"]["model"] and runs["kept"]["metrics"]
     assert runs["gone-nas"]["stores"] == [] and runs["gone-nas"]["model"]
 

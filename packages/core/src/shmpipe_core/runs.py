@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .dataset import is_run_id
-from .layout import MANIFEST, RunLayout, runs_dir
+from .layout import RunLayout, runs_dir
 from .run_hold import try_hold
 from .stores import open_store
 from .vineyard import Vineyard
@@ -68,14 +68,9 @@ def _from_folder(data_dir: Path, run_id: str) -> RunInfo | None:
     paths = RunLayout(data_dir, run_id)
     info.model = paths.model.is_file()
     info.metrics = paths.metrics.is_file()
-    splits = paths.splits
     newest = directory.lstat().st_mtime
-    for path, st in _files(directory):
+    for _, st in _files(directory):
         newest = max(newest, st.st_mtime)
-        if path.parent == splits:
-            info.bytes += st.st_size
-    if (splits / MANIFEST).is_file():
-        info.stores.append("nas")
     info.modified = newest
     return info
 
@@ -124,6 +119,10 @@ def _close(vineyard) -> None:
 
 def _listed(data_dir: Path, vineyard, notes: list[str]) -> list[RunInfo]:
     runs = _from_data_dir(data_dir, notes)
+    for run_id, nbytes in open_store("nas", data_dir).runs().items():
+        if run_id in runs:  # a run whose folder could be read
+            runs[run_id].stores.append("nas")
+            runs[run_id].bytes += nbytes
     for run_id, nbytes in ({} if vineyard is None else vineyard.runs()).items():
         info = runs.setdefault(run_id, RunInfo(run_id))
         info.stores.append("vineyard")

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from .. import faults
 from .. import manifest as manifests
+from ..dataset import is_run_id
 from ..errors import StepError
 from ..files import (
     NO_SPACE,
@@ -38,7 +39,7 @@ from ..files import (
     read_small_file,
     write_json,
 )
-from ..layout import MANIFEST, SPLITS_LOCK, RunLayout
+from ..layout import MANIFEST, SPLITS, SPLITS_LOCK, RunLayout, runs_dir
 from ..pages import populate_for_write
 from .base import SplitWriter, Store
 
@@ -166,6 +167,26 @@ class NasStore(Store):
 
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
+
+    def runs(self) -> dict[str, int]:
+        """The runs with a committed NAS split, with its bytes; folders that are not run ids,
+        links and folders this user cannot read hold no run of this store's."""
+        held = {}
+        try:
+            names = os.listdir(runs_dir(self.data_dir))
+        except FileNotFoundError:
+            return held
+        for run_id in filter(is_run_id, names):
+            splits = runs_dir(self.data_dir) / run_id / SPLITS
+            try:
+                if splits.is_symlink() or not (splits / MANIFEST).is_file():
+                    continue
+                held[run_id] = sum(
+                    entry.stat(follow_symlinks=False).st_size for entry in os.scandir(splits)
+                )
+            except OSError:
+                continue
+        return held
 
     def location(self, run_id: str) -> str:
         return str(RunLayout(self.data_dir, run_id).splits)
