@@ -169,11 +169,8 @@ def embedded_vineyard_line(spec: RunSpec) -> str | None:
     """One line saying the embedded vineyardd outlives the run, what it holds, how to stop it."""
     if spec.store != "vineyard" or spec.vineyard_socket is not None:
         return None
-    vineyard = Vineyard()
-    if vineyard.configured:
-        return None
-    state = vineyard.status()
-    if not state["running"]:
+    state = Vineyard().status()
+    if not state.get("running"):
         return None
     return (
         f"the embedded vineyardd is still running ({human(state['memory_usage'])} of "
