@@ -23,11 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
 
-def sklearn_fit(store, run_id: str, metrics: StepMetrics):
+def sklearn_fit(store, arrays: dict, metrics: StepMetrics):
     """scikit-learn's fit (SVD-based lstsq), for what the normal equations cannot hold: it
     centres X in place, so it gets the split as writable copies."""
-    arrays, _ = store.read(run_id, NAMES, metrics, hand_out="writable")
-    X_own, y_own = arrays["X_train"], arrays["y_train"]
+    own = store.writable(arrays, metrics)
+    X_own, y_own = own["X_train"], own["y_train"]
     from sklearn import __version__
     from sklearn.linear_model import LinearRegression
 
@@ -52,7 +52,7 @@ def train(args) -> dict:
         store.verify_unchanged()
         check_finite({"X_train": X, "y_train": y}, args.run_id)
         metrics.notes["fallback"] = str(e)
-        coef, intercept, extra = sklearn_fit(store, args.run_id, metrics)
+        coef, intercept, extra = sklearn_fit(store, arrays, metrics)
         extra["solver"] = f"scikit-learn lstsq ({e})"
     metrics.notes["solver"] = extra["solver"]
     # Zero-copy arrays can change under the fit (shared memory freed and reused): no model

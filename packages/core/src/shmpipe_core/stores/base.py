@@ -76,17 +76,23 @@ class Store:
                 for array in arrays.values():
                     populate_for_read(array)
         elif hand_out == "writable":
-            with booked(metrics, "private_copy"):
-                own = {name: private_copy(array) for name, array in arrays.items()}
-            if metrics is not None:
-                metrics.bytes["private_copy"] = sum(
-                    own[n].nbytes for n in own if own[n] is not arrays[n]
-                )
-            arrays = own
+            arrays = self.writable(arrays, metrics)
         for name, array in arrays.items():
             if metrics is not None:
                 metrics.count(name, array)
         return arrays, manifest
+
+    @staticmethod
+    def writable(arrays: dict[str, np.ndarray], metrics=None) -> dict[str, np.ndarray]:
+        """The step's own writable copies of arrays `read` handed out (the `private_copy`
+        phase); arrays already writable are the step's own and come back as they are."""
+        with booked(metrics, "private_copy"):
+            own = {name: private_copy(array) for name, array in arrays.items()}
+        if metrics is not None:
+            metrics.bytes["private_copy"] = sum(
+                own[n].nbytes for n in own if own[n] is not arrays[n]
+            )
+        return own
 
     def verify_unchanged(self) -> None:
         """StepError unless the arrays `read` handed out still match their manifests."""
