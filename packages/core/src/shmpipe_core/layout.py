@@ -14,6 +14,10 @@ MODEL = "model.json"
 METRICS = "metrics.json"
 MSE = "mse"  # the number alone, as Python's repr, for readers that take a file as a value
 STEPS = "steps"
+# A partitioned run's small per-partition results (placement, moments, squared errors), and each
+# partition's split in a folder of its own.
+PARTS = "parts"
+PARTITION = "part-{}"
 # Two locks: a split's writers and cleanup take the first; one pipeline holds the second.
 SPLITS_LOCK = ".splits.lock"
 PIPELINE_LOCK = ".pipeline.lock"
@@ -34,7 +38,7 @@ class RunLayout:
     def __post_init__(self):
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         check_run_id(self.run_id)
-        for path in (self.splits, self.steps):
+        for path in (self.splits, self.steps, self.parts):
             refuse_links(self.data_dir, path)
 
     @property
@@ -48,6 +52,21 @@ class RunLayout:
     @property
     def manifest(self) -> Path:
         return self.splits / MANIFEST
+
+    def split_dir(self, partition: int | None = None) -> Path:
+        """The NAS split: `splits/`, or a partition's `part-<k>/splits/` (its own lock beside)."""
+        if partition is None:
+            return self.splits
+        return self.dir / PARTITION.format(partition) / SPLITS
+
+    @property
+    def parts(self) -> Path:
+        return self.dir / PARTS
+
+    def part(self, step: str, partition: int) -> Path:
+        """What `step` wrote for one partition: preprocess its placement, train its moments,
+        evaluate its squared errors."""
+        return self.parts / f"{step}-{partition}.json"
 
     @property
     def model(self) -> Path:
