@@ -3,15 +3,19 @@ without a cluster. Each rule names the file and function of Argo v3.7.18 it foll
 the argoproj/argo-workflows repository at that tag).
 
 It covers what these workflows use and nothing more: workflow parameters, templateDefaults, a DAG
-entrypoint whose tasks pass parameters to container templates, an onExit container template,
-simple `{{...}}` tags, output parameters read from a file, global outputs. Anything else (steps,
-scripts, loops, `{{=...}}` tags) raises, so a workflow that grows beyond this model fails the tests
-instead of being half-checked.
+entrypoint whose tasks pass parameters to container templates (`dependencies`, loops over
+`withSequence` count or `withParam`, `{{item}}` and `{{item.<key>}}`, `when` comparing two
+integers), an onExit container template, simple `{{...}}` tags, output parameters read from a file
+(a loop's aggregated), global outputs, a template's `affinity` (read by fluid_model's scheduler)
+and env from the downward API. Anything else (steps, scripts, withItems, `depends`, `{{=...}}`
+tags) raises, so a workflow that grows beyond this model fails the tests instead of being
+half-checked.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,8 +69,10 @@ class ModelError(Exception):
 
 
 def load(path: Path) -> dict:
+    """The workflow as Argo gets it: YAML anchors expanded into copies of their own (a JSON round
+    trip), so that a test changing one place changes no other."""
     with open(path) as f:
-        return yaml.safe_load(f)
+        return json.loads(json.dumps(yaml.safe_load(f)))
 
 
 def load_all(path: Path) -> list[dict]:
@@ -187,9 +193,15 @@ def dag_template(wf: dict) -> dict:
     return entry
 
 
+KNOWN_TASK_FIELDS = {
+    "name", "template", "arguments", "dependencies", "withSequence", "withParam", "when",
+}  # fmt: skip
+
+
 def task_dependencies(task: dict) -> list[str]:
-    if "depends" in task:
-        raise ModelError("`depends` is not supported by this model; use `dependencies`")
+    if set(task) - KNOWN_TASK_FIELDS:
+        extra = sorted(set(task) - KNOWN_TASK_FIELDS)
+        raise ModelError(f"task {task['name']} uses {extra}, not in this model")
     return list(task.get("dependencies", []))
 
 
@@ -272,10 +284,29 @@ class Pod:
     service_account: str | None
     # Argo's own containers (init, wait); empty for pods Argo does not create (the Job).
     executor_containers: list = field(default_factory=list)
+    # Argo's node name: the task's, with `(index:item)` for one of a loop's pods (operator.go,
+    # generateNodeName).
+    node: str = ""
+    workflow: str = "sample"
+
+    def __post_init__(self):
+        self.node = self.node or self.task
 
     @property
     def container(self) -> dict:
         return self.template["container"]
+
+    @property
+    def affinity(self) -> dict:
+        return self.template.get("affinity", {})
+
+    @property
+    def pod_labels(self) -> dict:
+        """The labels the pod gets: ours, and Argo's `workflows.argoproj.io/workflow` (the
+        workflow's name) on the pods Argo creates (workflowpod.go, createWorkflowPod)."""
+        if not self.executor_containers:
+            return dict(self.labels)
+        return {**self.labels, "workflows.argoproj.io/workflow": self.workflow}
 
     @property
     def containers(self) -> list[dict]:
@@ -290,7 +321,7 @@ class Pod:
 
     def manifest(self) -> dict:
         """The Pod object as admission sees it: init in initContainers, wait before main
-        (workflowpod.go, createWorkflowPod), Argo's `workflows.argoproj.io/workflow` label."""
+        (workflowpod.go, createWorkflowPod), the template's affinity (addSchedulingConstraints)."""
         init = [c for c in self.executor_containers if c["name"] == "init"]
         wait = [c for c in self.executor_containers if c["name"] == "wait"]
         spec = {
@@ -302,10 +333,10 @@ class Pod:
         }
         if init:
             spec["initContainers"] = copy.deepcopy(init)
-        labels = dict(self.labels)
-        if self.executor_containers:
-            labels["workflows.argoproj.io/workflow"] = "sample"
-        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"labels": labels}, "spec": spec}
+        if self.affinity:
+            spec["affinity"] = copy.deepcopy(self.affinity)
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"labels": self.pod_labels},
+                "spec": spec}  # fmt: skip
 
 
 def _input_values(template: dict, arguments: dict, values: dict, where: str) -> dict:
@@ -326,15 +357,33 @@ def _input_values(template: dict, arguments: dict, values: dict, where: str) -> 
     return result
 
 
-KNOWN_TEMPLATE_FIELDS = {"name", "inputs", "outputs", "container", "metadata"}
+KNOWN_TEMPLATE_FIELDS = {"name", "inputs", "outputs", "container", "metadata", "affinity"}
+# The one downward-API field the model gives a container's env (the kubelet resolves it).
+NODE_NAME_FIELD = "spec.nodeName"
 
 
-def _pod(wf: dict, task: str, template: dict, values: dict, executor: dict) -> Pod:
+def _check_env(template: dict) -> None:
+    for var in template["container"].get("env", []):
+        source = var.get("valueFrom")
+        if source is not None and source != {"fieldRef": {"fieldPath": NODE_NAME_FIELD}}:
+            raise ModelError(f"template {template['name']}: env {var['name']} from {source}")
+
+
+def container_env(container: dict, node: str) -> dict:
+    """The main container's environment on `node`: values, and spec.nodeName from the downward
+    API as the kubelet fills it in."""
+    return {
+        e["name"]: node if "valueFrom" in e else e["value"] for e in container.get("env", [])
+    }
+
+
+def _pod(wf: dict, task: str, template: dict, values: dict, executor: dict, node: str = "") -> Pod:
     if set(template) - KNOWN_TEMPLATE_FIELDS:
         extra = set(template) - KNOWN_TEMPLATE_FIELDS
         raise ModelError(f"template {template['name']} uses {sorted(extra)}, not in this model")
     if "container" not in template:
         raise ModelError(f"template {template['name']} is not a container template")
+    _check_env(template)
     rendered = substitute_all(template, values)
     spec = wf["spec"]
     # Workflow-level pod labels, then the template's (workflowpod.go, addMetadata).
@@ -356,37 +405,211 @@ def _pod(wf: dict, task: str, template: dict, values: dict, executor: dict) -> P
         spec.get("securityContext", {}),
         spec.get("serviceAccountName"),
         [executor_container("init", executor), executor_container("wait", executor)],
+        node,
+        values["workflow.name"],
     )
 
 
-def pods(
-    wf: dict, name: str | None = None, overrides: dict | None = None, executor: dict | None = None
-) -> list[Pod]:
-    """Every pod of a run, in an order Argo could run them: the DAG's tasks, then onExit.
-    `overrides` are the submission's -p values; without any, the sample tag is given."""
+# --- running the DAG ------------------------------------------------------------------------
+
+# Phases of a task's node, as Argo names them (pkg/apis/workflow/v1alpha1/workflow_types.go).
+SUCCEEDED, FAILED, SKIPPED, OMITTED = "Succeeded", "Failed", "Skipped", "Omitted"
+WHEN = re.compile(r"\s*(-?\d+)\s*(==|!=|>=|<=|>|<)\s*(-?\d+)\s*")
+
+
+def when_holds(expression: str, where: str) -> bool:
+    """A `when` once substituted, as govaluate evaluates a comparison of two numbers
+    (workflow/controller/steps.go, shouldExecute); anything else is beyond this model."""
+    match = WHEN.fullmatch(expression)
+    if match is None:
+        raise ModelError(f"{where}: when {expression!r} is not a comparison of two integers")
+    a, op, b = int(match.group(1)), match.group(2), int(match.group(3))
+    return {"==": a == b, "!=": a != b, ">": a > b, "<": a < b, ">=": a >= b, "<=": a <= b}[op]
+
+
+def loop_items(task: dict, values: dict, where: str) -> list | None:
+    """A loop task's items, None for a task that is no loop (dag.go, expandTask;
+    operator.go, expandSequence: the strings "0" .. "count-1"; withParam: a JSON list)."""
+    if "withSequence" in task:
+        sequence = task["withSequence"]
+        if set(sequence) != {"count"}:
+            raise ModelError(f"{where}: withSequence {sorted(sequence)}: only count is modelled")
+        return [str(i) for i in range(int(substitute(str(sequence["count"]), values)))]
+    if "withParam" in task:
+        items = json.loads(substitute(task["withParam"], values))
+        if not isinstance(items, list):
+            raise ModelError(f"{where}: withParam is not a JSON list: {items!r}")
+        return items
+    return None
+
+
+def item_values(item) -> dict:
+    """The `{{item}}` tags of one item (operator.go, processItem): a string as it is, a number
+    with %v, a map's keys as `item.<key>` (values with %v) and the map as JSON."""
+    if isinstance(item, str):
+        return {"item": item}
+    if isinstance(item, bool) or not isinstance(item, int | float | dict):
+        raise ModelError(f"loop item {item!r}: not a string, number or map")
+    if isinstance(item, dict):
+        values = {f"item.{k}": _go_value(v) for k, v in item.items()}
+        return {**values, "item": json.dumps(item, separators=(",", ":"))}
+    return {"item": _go_value(item)}
+
+
+def _go_value(value) -> str:
+    # Go's %v of a JSON value: a whole float64 prints without a decimal point.
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict | list):
+        raise ModelError(f"item value {value!r}: nested values are not in this model")
+    return str(value)
+
+
+def node_name(task: str, index: int, item) -> str:
+    """operator.go, generateNodeName: a map item is described by its sorted `key:value` pairs."""
+    if isinstance(item, dict):
+        item = ",".join(sorted(f"{k}:{_go_value(v)}" for k, v in item.items()))
+    return f"{task}({index}:{str(item).replace('(', '').replace(')', '')})"
+
+
+def aggregated(values: list[str]) -> str:
+    """A loop's output parameter as later tasks see it: a JSON list of the children's values, of
+    the parsed objects where every value is a JSON object or list, else of the strings
+    (operator.go, processAggregateNodeOutputs, aggregatedJSONValueList)."""
+    parsed = []
+    for value in values:
+        try:
+            parsed.append(json.loads(value))
+        except ValueError:
+            return json.dumps(values)
+    if all(isinstance(v, dict | list) for v in parsed):
+        return json.dumps(parsed)
+    return json.dumps(values)
+
+
+@dataclass
+class Node:
+    """A task's node once the DAG ran: its phase, and for a loop, its children."""
+
+    task: str
+    phase: str
+    pod: Pod | None = None
+    outputs: dict = field(default_factory=dict)  # name -> {"value", "globalName"}
+    children: list = field(default_factory=list)
+
+
+def _dependencies_met(task: dict, nodes: dict) -> bool:
+    """`dependencies: [A]` is `A.Succeeded || A.Skipped || A.Daemoned` (workflow/common/
+    ancestry.go, getTaskDependsLogic, expandDependency): a task skipped by `when`, or a loop
+    whose every pod was, lets its dependents run."""
+    return all(nodes[d].phase in (SUCCEEDED, SKIPPED) for d in task_dependencies(task))
+
+
+def _task_scope(nodes: dict) -> dict:
+    """`tasks.<name>.outputs.parameters.<output>` of the tasks run so far (a loop's aggregated);
+    a reference to a dependency that is not an ancestor is caught by test_every_reference_resolves."""
+    scope = {}
+    for name, node in nodes.items():
+        if node.children:
+            ran = [c for c in node.children if c.phase == SUCCEEDED]
+            for output in {o for c in ran for o in c.outputs}:
+                scope[f"tasks.{name}.outputs.parameters.{output}"] = aggregated(
+                    [c.outputs[output]["value"] for c in ran if output in c.outputs]
+                )
+        else:
+            for output, p in node.outputs.items():
+                scope[f"tasks.{name}.outputs.parameters.{output}"] = p["value"]
+    return scope
+
+
+def run_dag(wf: dict, run_pod, name: str | None = None, overrides: dict | None = None,
+            executor: dict | None = None) -> dict[str, Node]:  # fmt: skip
+    """The DAG's tasks in dependency order, each loop's pods one after another: `run_pod(pod)`
+    runs one and returns its output parameters (see output_parameters), or None when it failed.
+    A failed pod fails its task, and the tasks that depend on it are omitted (dag.go,
+    evaluateDependsLogic) as Argo would leave them. Returns each task's node."""
     values = global_values(wf, name, sample_overrides() if overrides is None else overrides)
     executor = executor_settings() if executor is None else executor
     by_name = resolved_templates(wf)
     dag = by_name[dag_template(wf)["name"]]
     # The DAG template's own inputs (none here, but tasks may forward them).
     dag_values = {**values, **_input_values(dag, {}, values, "entrypoint")}
-    result = []
+    nodes: dict[str, Node] = {}
     for task in task_order(wf):
+        where = f"task {task['name']}"
         template = by_name.get(task["template"])
         if template is None:
-            raise ModelError(f"task {task['name']} uses unknown template {task['template']}")
-        inputs = _input_values(
-            template, task.get("arguments", {}), dag_values, f"task {task['name']}"
-        )
-        result.append(_pod(wf, task["name"], template, {**values, **inputs}, executor))
-    exit_name = wf["spec"].get("onExit")
-    if exit_name:
-        template = by_name.get(exit_name)
-        if template is None:
-            raise ModelError(f"onExit names unknown template {exit_name}")
-        inputs = _input_values(template, {}, values, "onExit")
-        result.append(_pod(wf, "onExit", template, {**values, **inputs}, executor))
-    return result
+            raise ModelError(f"{where} uses unknown template {task['template']}")
+        if not _dependencies_met(task, nodes):
+            nodes[task["name"]] = Node(task["name"], OMITTED)
+            continue
+        scope = {**dag_values, **_task_scope(nodes)}
+        items = loop_items(task, scope, where)
+        runs = [(task["name"], scope)] if items is None else [
+            (node_name(task["name"], i, item), {**scope, **item_values(item)})
+            for i, item in enumerate(items)
+        ]  # fmt: skip
+        children = []
+        for child, child_scope in runs:
+            if "when" in task and not when_holds(substitute(task["when"], child_scope), where):
+                children.append(Node(task["name"], SKIPPED))
+                continue
+            inputs = _input_values(template, task.get("arguments", {}), child_scope, where)
+            pod = _pod(wf, task["name"], template, {**values, **inputs}, executor, child)
+            outputs = run_pod(pod)
+            phase = FAILED if outputs is None else SUCCEEDED
+            children.append(Node(task["name"], phase, pod, outputs or {}))
+        if items is None:
+            nodes[task["name"]] = children[0]
+            continue
+        # A loop's node: Skipped with no items ("Skipped, empty params") or none run, Failed if a
+        # pod failed, else Succeeded (dag.go, executeDAGTask).
+        phases = {c.phase for c in children}
+        phase = FAILED if FAILED in phases else SKIPPED if phases <= {SKIPPED} else SUCCEEDED
+        nodes[task["name"]] = Node(task["name"], phase, children=children)
+    return nodes
+
+
+def exit_pod(wf: dict, name: str | None = None, overrides: dict | None = None,
+             executor: dict | None = None) -> Pod:  # fmt: skip
+    values = global_values(wf, name, sample_overrides() if overrides is None else overrides)
+    executor = executor_settings() if executor is None else executor
+    exit_name = wf["spec"]["onExit"]
+    template = resolved_templates(wf).get(exit_name)
+    if template is None:
+        raise ModelError(f"onExit names unknown template {exit_name}")
+    inputs = _input_values(template, {}, values, "onExit")
+    return _pod(wf, "onExit", template, {**values, **inputs}, executor)
+
+
+def dag_pods(nodes: dict[str, Node]) -> list[Pod]:
+    return [n.pod for node in nodes.values() for n in (node.children or [node]) if n.pod]
+
+
+# What the steps write where the workflows read outputs, for rendering a run without running it:
+# preprocess's placement record of partition K (on a node named after it), and the MSE.
+PLACEMENT = re.compile(r".*/parts/preprocess-(\d+)\.json")
+
+
+def sample_file(pod: Pod, path: str) -> str:
+    match = PLACEMENT.fullmatch(path)
+    if match:
+        return json.dumps({"partition": int(match.group(1)), "node": f"node-{match.group(1)}"})
+    if path.endswith("/mse"):
+        return "0.25\n"
+    raise ModelError(f"{pod.node}: no sample for {path}")
+
+
+def pods(
+    wf: dict, name: str | None = None, overrides: dict | None = None, executor: dict | None = None
+) -> list[Pod]:
+    """Every pod of a run that succeeds, in an order Argo could run them: the DAG's, each step's
+    files as sample_file gives them, then onExit. `overrides` are the submission's -p values;
+    without any, the sample tag is given."""
+    nodes = run_dag(wf, lambda pod: output_parameters(pod, sample_file), name, overrides, executor)
+    return [*dag_pods(nodes), exit_pod(wf, name, overrides, executor)]
 
 
 # --- outputs --------------------------------------------------------------------------------
