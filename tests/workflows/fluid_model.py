@@ -4,7 +4,7 @@
 - which nodes run a vineyard worker, and the label Fluid puts on them;
 - what Fluid's webhook adds to a pod (its MutatingWebhookConfiguration's objectSelector, then the
   chart's default plugin profile);
-- where the scheduler may put the pod;
+- where the scheduler may put the pod, with the pod's own affinity, and where it does;
 - what the pod sees at the claim's mount: vineyard-config.yaml on every node, the socket only on
   nodes with a worker.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from argo_model import DEPLOY, load, load_all
+from argo_model import DEPLOY, ModelError, load, load_all
 
 # kind names its three workers so (deploy/kind-config.yaml has one control plane and three
 # workers; the control plane is tainted against ordinary pods).
@@ -69,9 +69,11 @@ class Runtime:
     worker_nodes: tuple[str, ...]
 
     def node_labels(self, node: str) -> dict:
-        return (
-            {node_label(self.namespace, self.dataset): "true"} if node in self.worker_nodes else {}
-        )
+        """The labels placement reads: the kubelet's hostname label, Fluid's on a worker's node."""
+        labels = {HOSTNAME: node}
+        if node in self.worker_nodes:
+            labels[node_label(self.namespace, self.dataset)] = "true"
+        return labels
 
     def has_socket(self, node: str) -> bool:
         """The fuse links the worker's socket into the mount only where the worker runs
@@ -114,19 +116,89 @@ def webhook_affinity(labels: dict, datasets: list[str], runtime: Runtime) -> dic
     return affinity
 
 
-def feasible_nodes(affinity: dict, runtime: Runtime) -> list[str]:
-    """The nodes a pod may run on. Each required locality is one node selector term of a single
-    `In [true]` requirement (nodeaffinitywithcache, getRequiredSchedulingTerms), and a pod without
-    affinity of its own gets them as its terms (pkg/utils/webhook.go, InjectNodeSelectorTerms),
-    which Kubernetes ORs. Preferred terms only score nodes."""
-    terms = affinity["required"]
-    return [
-        n for n in NODES if not terms or any(runtime.node_labels(n).get(k) == "true" for k in terms)
+# The kubelet's label naming its node (a scheduling topology key too).
+HOSTNAME = "kubernetes.io/hostname"
+
+
+def _requirement_holds(requirement: dict, fields: dict, where: str) -> bool:
+    if requirement.get("operator") != "In" or set(requirement) != {"key", "operator", "values"}:
+        raise ModelError(f"{where}: node requirement {requirement}: only `In` is modelled")
+    return fields.get(requirement["key"]) in requirement["values"]
+
+
+def term_holds(term: dict, node: str, runtime: Runtime) -> bool:
+    """One node selector term: every requirement holds, on the node's labels (matchExpressions)
+    or its name (matchFields: metadata.name is the one field Kubernetes allows)."""
+    if set(term) - {"matchExpressions", "matchFields"}:
+        raise ModelError(f"node selector term {term}: not in this model")
+    labels, fields = runtime.node_labels(node), {"metadata.name": node}
+    return all(_requirement_holds(r, labels, "matchExpressions")
+               for r in term.get("matchExpressions", [])) and all(
+        _requirement_holds(r, fields, "matchFields") for r in term.get("matchFields", []))  # fmt: skip
+
+
+def required_terms(pod_affinity: dict, webhook: dict) -> list[dict]:
+    """The pod's required node selector terms once the webhook is done (Kubernetes ORs them). Each
+    required locality is one term of a single `In [true]` requirement (nodeaffinitywithcache,
+    getRequiredSchedulingTerms). A pod without terms of its own gets them as they are; a pod with
+    terms gets every pairing of one of its own and one of the webhook's, so both hold
+    (pkg/utils/webhook.go, InjectNodeSelectorTerms)."""
+    if set(pod_affinity) - {"nodeAffinity", "podAntiAffinity"}:
+        raise ModelError(f"affinity {sorted(pod_affinity)}: not in this model")
+    node_affinity = pod_affinity.get("nodeAffinity", {})
+    if set(node_affinity) - {"requiredDuringSchedulingIgnoredDuringExecution"}:
+        raise ModelError(f"nodeAffinity {sorted(node_affinity)}: only required terms are modelled")
+    own = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution", {}).get(
+        "nodeSelectorTerms", []
+    )
+    fluid = [
+        {"matchExpressions": [{"key": k, "operator": "In", "values": ["true"]}]}
+        for k in webhook["required"]
     ]
+    if not own or not fluid:
+        return own or fluid
+    return [
+        {key: [*a.get(key, []), *b.get(key, [])] for key in ("matchExpressions", "matchFields")
+         if a.get(key) or b.get(key)}
+        for a in own for b in fluid
+    ]  # fmt: skip
 
 
-def schedule(affinity: dict, runtime: Runtime) -> str:
-    """A node the scheduler could choose. Preferences are no guarantee (free capacity and other
-    scores can outweigh them), so the model ignores them and takes the first feasible node: a pod
-    that is not *required* to run by a worker can land where there is none."""
-    return feasible_nodes(affinity, runtime)[0]
+def feasible_nodes(terms: list[dict], runtime: Runtime) -> list[str]:
+    """The nodes a pod with these required terms may run on (no terms: any)."""
+    return [n for n in NODES if not terms or any(term_holds(t, n, runtime) for t in terms)]
+
+
+def spread_terms(pod_affinity: dict) -> list[tuple[int, dict]]:
+    """(weight, matchLabels) of the pod's preferred anti-affinity per node."""
+    anti = pod_affinity.get("podAntiAffinity", {})
+    if set(anti) - {"preferredDuringSchedulingIgnoredDuringExecution"}:
+        raise ModelError(f"podAntiAffinity {sorted(anti)}: only preferred terms are modelled")
+    result = []
+    for term in anti.get("preferredDuringSchedulingIgnoredDuringExecution", []):
+        pod_term = term["podAffinityTerm"]
+        if pod_term.get("topologyKey") != HOSTNAME or set(pod_term["labelSelector"]) != {
+            "matchLabels"
+        }:
+            raise ModelError(f"pod anti-affinity {pod_term}: only matchLabels per node is modelled")
+        result.append((term["weight"], pod_term["labelSelector"]["matchLabels"]))
+    return result
+
+
+def schedule(pod_affinity: dict, webhook: dict, runtime: Runtime, placed: list) -> str:
+    """A node the scheduler could choose: a feasible one, the pod's anti-affinity weighed against
+    the pods `placed` before it ((node, labels) pairs; Argo creates a loop's pods at once, so all
+    of them count, finished or not), ties to the first node. The webhook's preferred node term is
+    ignored: a preference is no guarantee (free capacity and other scores can outweigh it), so a
+    pod that is not *required* to run by a worker can land where there is none. The workflows'
+    own spreading is kept, as on an idle cluster, where nothing outweighs it."""
+    nodes = feasible_nodes(required_terms(pod_affinity, webhook), runtime)
+    if not nodes:
+        raise ModelError("no node satisfies the pod's required affinity: it would stay Pending")
+    spread = spread_terms(pod_affinity)
+
+    def penalty(node: str) -> int:
+        return sum(weight for weight, selector in spread for on, labels in placed
+                   if on == node and selector.items() <= labels.items())  # fmt: skip
+
+    return min(nodes, key=lambda n: (penalty(n), NODES.index(n)))

@@ -125,8 +125,16 @@ MISSPELLINGS = [
     ("spec.templateDefaults.container.volumeMounts.0", "mountPath", "mountpath"),
     ("spec.templates.1.container", "command", "commnd"),
     ("spec.templates.0.dag.tasks.1", "dependencies", "dependancies"),
-    ("spec.templates.3.outputs.parameters.0.valueFrom", "path", "paht"),
-]
+    ("spec.templates.0.dag.tasks.0.withSequence", "count", "cont"),
+    ("spec.templates.0.dag.tasks.1", "withParam", "withParams"),
+    ("spec.templates.0.dag.tasks.2", "when", "wen"),
+    ("spec.templates.1.affinity.podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution",
+     "preferredDuringScheduling"),
+    ("spec.templates.1.container.env.0.valueFrom.fieldRef", "fieldPath", "fieldpath"),
+    ("spec.templates.2.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+     ".nodeSelectorTerms.0", "matchFields", "matchField"),
+    ("spec.templates.4.outputs.parameters.0.valueFrom", "path", "paht"),
+]  # fmt: skip
 
 
 def _rename(document, dotted, old, new):
