@@ -11,7 +11,7 @@ from . import signals
 from .dataset import DATA_DIR_ENV, check_multiplier, check_run_id, default_data_dir
 from .errors import StepError, UsageError
 from .files import NO_SPACE, no_space
-from .step_contract import STORE_FLAG, TAKES_MULTIPLIER
+from .step_contract import MERGED, STORE_FLAG, TAKES_MULTIPLIER
 from .stores import STORES
 
 BROKEN_PIPE = 128 + 13  # SIGPIPE's number: as a shell reports a process it killed
@@ -113,6 +113,36 @@ def add_store(parser: argparse.ArgumentParser, flag: str, vineyard_socket: bool 
     )
 
 
+def add_partitions(parser: argparse.ArgumentParser, step: str | None = None) -> None:
+    """--partitions (every step and the pipeline); --partition and, for train and evaluate,
+    --merge (the steps)."""
+    parser.add_argument(
+        "--partitions",
+        default="1",
+        help="the run's rows in this many contiguous partitions, each step one process per "
+        "partition (default 1: the whole run in one process)",
+    )
+    if step is None:
+        return
+    parser.add_argument(
+        "--partition", default="0", help="which partition this process works on, from 0"
+    )
+    if step in MERGED:
+        parser.add_argument(
+            "--merge", action="store_true", help="merge the partitions' results (--partitions >1)"
+        )
+
+
+def _count(text: str, flag: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < low:
+        raise UsageError(f"{flag} {text!r} is not a whole number of at least {low}")
+    return value
+
+
 def add_debug(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
@@ -125,6 +155,7 @@ def step_parser(step: str, description: str) -> Parser:
     add_run_id(parser)
     if step in TAKES_MULTIPLIER:
         add_multiplier(parser)
+    add_partitions(parser, step)
     add_debug(parser)
     return parser
 
@@ -143,6 +174,17 @@ def normalize(args: argparse.Namespace) -> argparse.Namespace:
         check_run_id(args.run_id)
     if hasattr(args, "multiplier"):
         args.multiplier = check_multiplier(args.multiplier)
+    if hasattr(args, "partitions"):
+        args.partitions = _count(args.partitions, "--partitions", 1)
+    if hasattr(args, "partition"):
+        args.partition = _count(args.partition, "--partition", 0)
+        if args.partition >= args.partitions:
+            raise UsageError(
+                f"--partition {args.partition} is not one of the {args.partitions} partition(s): "
+                f"give 0 to {args.partitions - 1}"
+            )
+    if getattr(args, "merge", False) and args.partitions == 1:
+        raise UsageError("--merge merges partitions: give --partitions 2 or more")
     return args
 
 

@@ -111,13 +111,21 @@ def predict(model: dict, X: np.ndarray) -> np.ndarray:
         return X @ model["coef"] + model["intercept"]
 
 
-def mean_squared_error(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """scikit-learn's mean_squared_error for one output and no weights: the mean of squares."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        mse = float(np.average((y_true - y_pred) ** 2))
+def squared_errors(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):  # `finite` says it in one line
+        return (y_true - y_pred) ** 2
+
+
+def finite(mse: float) -> float:
     if not np.isfinite(mse):
         # Finite but huge coefficients (1e308) overflow: no number to report, and JSON has none.
         raise StepError(
             "the model's predictions overflow (MSE is not finite): rerun the train step"
         )
     return mse
+
+
+def mean_squared_error(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """scikit-learn's mean_squared_error for one output and no weights: the mean of squares."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return finite(float(np.average(squared_errors(y_true, y_pred))))

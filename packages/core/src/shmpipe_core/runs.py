@@ -12,7 +12,7 @@ from .dataset import is_run_id
 from .layout import RunLayout, runs_dir
 from .run_hold import try_hold
 from .stores import open_store
-from .vineyard import Vineyard
+from .vineyard import Vineyard, embedded
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -100,55 +100,62 @@ def _from_data_dir(data_dir: Path, notes: list[str]) -> dict[str, RunInfo]:
     return runs
 
 
-def _vineyard(store: str, vineyard_socket: str | None):
-    """The vineyard to clean, connected (a configured one that does not answer fails here,
-    before anything is deleted); None when none is configured and the embedded one is not
-    running: a daemon started now would hold nothing."""
+def _vineyards(store: str, vineyard_socket: str | None) -> list:
+    """The vineyards to clean, connected (a configured one that does not answer fails here,
+    before anything is deleted): the one configured, else every embedded one that runs (one
+    per partition of a local partitioned run); none where none runs: a daemon started now
+    would hold nothing."""
     if store == "nas":
-        return None
+        return []
     vineyard = Vineyard(vineyard_socket)
-    if not (vineyard.configured or vineyard.up()):
-        return None
-    return open_store("vineyard", Path("."), vineyard_socket)
+    if vineyard.configured:
+        return [open_store("vineyard", Path("."), vineyard_socket)]
+    return [open_store("vineyard", Path("."), socket) for socket in embedded.sockets()]
 
 
-def _close(vineyard) -> None:
-    if vineyard is not None:
+def _close(vineyards: list) -> None:
+    for vineyard in vineyards:
         vineyard.close()
 
 
-def _listed(data_dir: Path, vineyard, notes: list[str]) -> list[RunInfo]:
+def _listed(data_dir: Path, vineyards: list, notes: list[str]) -> list[RunInfo]:
     runs = _from_data_dir(data_dir, notes)
     for run_id, nbytes in open_store("nas", data_dir).runs().items():
         if run_id in runs:  # a run whose folder could be read
             runs[run_id].stores.append("nas")
             runs[run_id].bytes += nbytes
-    for run_id, nbytes in ({} if vineyard is None else vineyard.runs()).items():
-        info = runs.setdefault(run_id, RunInfo(run_id))
-        info.stores.append("vineyard")
-        info.bytes += nbytes
+    for vineyard in vineyards:
+        for run_id, nbytes in vineyard.runs().items():
+            info = runs.setdefault(run_id, RunInfo(run_id))
+            if "vineyard" not in info.stores:
+                info.stores.append("vineyard")
+            info.bytes += nbytes
     return [runs[k] for k in sorted(runs)]
 
 
 def list_runs(
     data_dir: Path, vineyard_socket: str | None = None, notes: list[str] | None = None
 ) -> list[RunInfo]:
-    """Every run in the data dir or in vineyard (the one configured, or the embedded one if it
-    runs: listing never starts a daemon), sorted by id; what was left out goes to `notes`."""
+    """Every run in the data dir or in vineyard (the one configured, or the embedded ones that
+    run: listing never starts a daemon), sorted by id; what was left out goes to `notes`."""
     found = Vineyard(vineyard_socket)
-    vineyard = open_store("vineyard", Path("."), found.socket) if found.up() else None
+    vineyards = (
+        ([open_store("vineyard", Path("."), found.socket)] if found.up() else [])
+        if found.configured
+        else _vineyards("vineyard", None)
+    )
     try:
-        return _listed(data_dir, vineyard, [] if notes is None else notes)
+        return _listed(data_dir, vineyards, [] if notes is None else notes)
     finally:
-        _close(vineyard)
+        _close(vineyards)
 
 
-def _delete(data_dir: Path, run_id: str, store: str, vineyard) -> dict[str, list[str]]:
+def _delete(data_dir: Path, run_id: str, store: str, vineyards: list) -> dict[str, list[str]]:
     deleted = {}
     if store in ("nas", "all"):
         deleted["nas"] = open_store("nas", data_dir).delete(run_id)
-    if store == "vineyard" or vineyard is not None:
-        deleted["vineyard"] = [] if vineyard is None else vineyard.delete(run_id)
+    if store == "vineyard" or vineyards:
+        deleted["vineyard"] = [name for v in vineyards for name in v.delete(run_id)]
     return deleted
 
 
@@ -157,11 +164,11 @@ def delete_intermediates(
 ) -> dict[str, list[str]]:
     """Delete the run's split from one store or from all; what was deleted, by store. For the
     pipeline's own cleanup, which holds the run (`cleanup` uses `clean`)."""
-    vineyard = _vineyard(store, vineyard_socket)
+    vineyards = _vineyards(store, vineyard_socket)
     try:
-        return _delete(data_dir, run_id, store, vineyard)
+        return _delete(data_dir, run_id, store, vineyards)
     finally:
-        _close(vineyard)
+        _close(vineyards)
 
 
 def clean(
@@ -180,13 +187,13 @@ def clean(
     pipeline holds it is skipped, not waited for; the chosen stay held until deleted.
     """
     notes = [] if notes is None else notes
-    vineyard = _vineyard(store, vineyard_socket)
-    if vineyard is None and store == "vineyard":
+    vineyards = _vineyards(store, vineyard_socket)
+    if not vineyards and store == "vineyard":
         notes.append("no vineyard is configured and the embedded one is not running: none to clean")
     try:
         if run_ids is None:
             now = time.time()
-            ages = {r.run_id: r.age_s(now) for r in _listed(data_dir, vineyard, notes) if r.stores}
+            ages = {r.run_id: r.age_s(now) for r in _listed(data_dir, vineyards, notes) if r.stores}
             run_ids = [
                 run_id
                 for run_id, age in ages.items()
@@ -199,9 +206,9 @@ def clean(
                     chosen.append(run_id)
                 else:
                     skipped[run_id] = "its pipeline is running"
-            deleted = {run_id: _delete(data_dir, run_id, store, vineyard) for run_id in chosen}
+            deleted = {run_id: _delete(data_dir, run_id, store, vineyards) for run_id in chosen}
     finally:
-        _close(vineyard)
+        _close(vineyards)
     return deleted, skipped
 
 

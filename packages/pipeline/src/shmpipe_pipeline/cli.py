@@ -3,7 +3,15 @@
 import json
 import sys
 
-from shmpipe_core.cli import Parser, add_data_dir, add_debug, add_multiplier, add_store, run
+from shmpipe_core.cli import (
+    Parser,
+    add_data_dir,
+    add_debug,
+    add_multiplier,
+    add_partitions,
+    add_store,
+    run,
+)
 from shmpipe_core.dataset import check_run_id
 from shmpipe_core.layout import RunLayout
 from shmpipe_core.runs import new_run_id
@@ -21,6 +29,7 @@ def build_parser() -> Parser:
     )
     add_store(parser, "--sink", vineyard_socket=False)
     add_multiplier(parser)
+    add_partitions(parser)
     add_data_dir(parser)
     parser.add_argument(
         "--run-id", default=None, help="default: a new id per run, run-<date>-<time>-<random>"
@@ -38,17 +47,17 @@ def build_parser() -> Parser:
 def _seconds(row: dict) -> str:
     peak = row.get("peak_rss_bytes")
     memory = f"{human(peak) if peak else '-':>15}"
-    return f"{row['name']:<13}{row['seconds']:>9.2f}s{memory}"
+    return f"{row['name']:<15}{row['seconds']:>9.2f}s{memory}"
 
 
 def table(result: dict) -> str:
-    lines = [f"{'STEP':<13}{'DURATION':>10}{'PEAK MEMORY':>15}"]
+    lines = [f"{'STEP':<15}{'DURATION':>10}{'PEAK MEMORY':>15}"]
     lines += [_seconds(row) for row in result.get("setup", [])]
     lines += [_seconds(row) for row in result["steps"]]
-    total = sum(s["seconds"] for s in result["steps"])
-    lines.append(f"{'total':<13}{total:>9.2f}s  (the three steps)")
+    lines.append(f"{'total':<15}{result['seconds']:>9.2f}s  (the three steps)")
+    partitions = f" partitions={result['partitions']}" if result["partitions"] > 1 else ""
     lines.append(
-        f"sink={result['sink']} multiplier={result['multiplier']} "
+        f"sink={result['sink']} multiplier={result['multiplier']}{partitions} "
         f"run_id={result['run_id']} mse={result['mse']!r}"
     )
     return "\n".join(lines)
@@ -57,7 +66,14 @@ def table(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     def body(args):
         run_id = check_run_id(args.run_id or new_run_id())
-        spec = RunSpec(args.store, args.multiplier, args.data_dir, run_id, args.vineyard_socket)
+        spec = RunSpec(
+            args.store,
+            args.multiplier,
+            args.data_dir,
+            run_id,
+            args.vineyard_socket,
+            partitions=args.partitions,
+        )
         report = Report(quiet=args.quiet, progress=sys.stderr.isatty())
         try:
             result = run_pipeline(spec, report, keep=args.keep)

@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,10 @@ from shmpipe_core.errors import StepError
 from shmpipe_core.progress import ENV as PROGRESS_ENV
 from shmpipe_core.runs import delete_intermediates
 from shmpipe_core.sizes import human
-from shmpipe_core.step_contract import STEPS, step_args
-from shmpipe_core.vineyard import Vineyard
+from shmpipe_core.step_contract import MERGED, STEPS, merge_args, step_args
+from shmpipe_core.vineyard import Vineyard, embedded
 
-from .steps import SignalForwarding, StepRun, last_json, run_step
+from .steps import SignalForwarding, StepRun, command, last_json, run_step
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,37 @@ class RunSpec:
     env: dict | None = None  # the steps' environment (default: this process's)
     # step -> its executable (default: the console script beside this interpreter)
     commands: dict[str, str] | None = None
+    partitions: int = 1
 
-    def step_args(self, step: str) -> list[str]:
-        args = step_args(step, self.store, str(self.data_dir), self.run_id, str(self.multiplier))
-        if self.vineyard_socket:
-            args += ["--vineyard-socket", self.vineyard_socket]
+    def step_args(
+        self, step: str, partition: int | None = None, socket: str | None = None
+    ) -> list[str]:
+        """A step's arguments: of the whole run, of one partition, or (`partition` None in a
+        partitioned run) of its merge."""
+        if self.partitions == 1:
+            args = step_args(
+                step, self.store, str(self.data_dir), self.run_id, str(self.multiplier)
+            )
+        elif partition is None:
+            args = merge_args(step, self.store, str(self.data_dir), self.run_id, self.partitions)
+            args = [str(a) for a in args]
+        else:
+            args = step_args(
+                step,
+                self.store,
+                str(self.data_dir),
+                self.run_id,
+                str(self.multiplier),
+                str(partition),
+                str(self.partitions),
+            )
+        socket = socket or self.vineyard_socket
+        if socket and not (self.partitions > 1 and partition is None):
+            args += ["--vineyard-socket", socket]
         return args
+
+    def command(self, step: str) -> str | None:
+        return (self.commands or {}).get(step)
 
 
 class Report:
@@ -83,17 +109,35 @@ def _run(
     report: Report,
     signals: SignalForwarding | None,
     executable: str | None = None,
+    stage: str | None = None,
 ) -> StepRun:
+    """Run one process of a step (`name`: the step, or one partition's or merge's process of it,
+    `stage` the step then)."""
     if signals is not None:
         signals.check()
     report.started(name)
+    if stage is not None:
+        executable = executable or command(stage)
     step = run_step(
         name, args, report.env(env), echo=report.echo(), signals=signals, executable=executable
     )
+    step.stage = stage or name
     if signals is not None:
         signals.check(name)
     report.finished(name, step.seconds, step.returncode)
     return _check(step)
+
+
+def _fan_out(step: str, calls: list[tuple[str, list[str]]], spec, report, signals) -> list:
+    """The processes of one step at once, one per partition, as Argo fans a template out; all
+    are waited for before a failure is raised."""
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [
+            pool.submit(_run, name, args, spec.env, report, signals, spec.command(step), step)
+            for name, args in calls
+        ]
+        wait(futures)
+    return [f.result() for f in futures]
 
 
 def prepare_raw(
@@ -115,37 +159,77 @@ def run_steps(
     before_step: Callable[[str], None] | None = None,
     report: Report = SILENT,
     signals: SignalForwarding | None = None,
+    sockets: list[str | None] | None = None,
 ) -> list[StepRun]:
-    """preprocess, train, evaluate, each its own process; `before_step(name)` runs untimed
-    before each (the benchmark evicts the NAS files there, so reads are cold)."""
+    """preprocess, train, evaluate, each its own process (or, partitioned, one per partition,
+    then train's and evaluate's merges); `before_step(name)` runs untimed before each (the
+    benchmark evicts the NAS files there, so reads are cold). `sockets`: partition k's
+    vineyard, where each has its own."""
     steps = []
     for step in STEPS:
         if before_step is not None:
             before_step(step)
-        executable = (spec.commands or {}).get(step)
-        steps.append(_run(step, spec.step_args(step), spec.env, report, signals, executable))
+        if spec.partitions == 1:
+            args = spec.step_args(step)
+            steps.append(_run(step, args, spec.env, report, signals, spec.command(step)))
+            continue
+        calls = [
+            (f"{step}-{k}", spec.step_args(step, k, (sockets or [None] * spec.partitions)[k]))
+            for k in range(spec.partitions)
+        ]
+        steps += _fan_out(step, calls, spec, report, signals)
+        if step in MERGED:
+            merged = _run(
+                f"{step}-merge",
+                spec.step_args(step),
+                spec.env,
+                report,
+                signals,
+                spec.command(step),
+                step,
+            )
+            steps.append(merged)
     return steps
+
+
+def wall_seconds(steps: list[StepRun]) -> float:
+    """The steps' time end to end: the processes of one step run at once, so each step counts
+    with its longest, then its merge."""
+    longest: dict[str, float] = {}
+    for s in steps:
+        key = s.name if s.name.endswith("-merge") else s.stage
+        longest[key] = max(longest.get(key, 0.0), s.seconds)
+    return sum(longest.values())
 
 
 def _row(name: str, seconds: float, peak_rss_bytes: int | None = None) -> dict:
     return {"name": name, "seconds": round(seconds, 3), "peak_rss_bytes": peak_rss_bytes}
 
 
-def _start_vineyard(spec: RunSpec, report: Report) -> dict | None:
-    """Start the embedded vineyardd if the run needs it and none answers; its row, if started."""
+def _start_vineyard(spec: RunSpec, report: Report) -> tuple[dict | None, list[str | None]]:
+    """Start the embedded vineyardd if the run needs it and none answers (one per partition:
+    stand-ins for the nodes of a cluster); its row, if started, and each partition's socket
+    (None: the one the steps find themselves)."""
+    sockets: list[str | None] = [spec.vineyard_socket] * spec.partitions
     if spec.store != "vineyard" or spec.vineyard_socket is not None:
-        return None
+        return None, sockets
     vineyard = Vineyard()
-    if vineyard.configured or vineyard.up():
-        vineyard.ensure()  # in a cluster, or already running: nothing to time
-        return None
+    if vineyard.configured:
+        vineyard.ensure()  # in a cluster: nothing to time, every partition on the one given
+        return None, sockets
+    nodes = range(spec.partitions)
+    # Partition k on node k's embedded vineyardd; a one-partition run's steps find theirs.
+    wanted = [str(embedded.socket_path(k)) for k in nodes] if spec.partitions > 1 else sockets
+    if all(Vineyard(str(embedded.socket_path(k))).up() for k in nodes):
+        return None, wanted
     # Before the clock of the steps runs: in a cluster the store is already there.
     report.started("vineyardd")
     start = time.perf_counter()
-    vineyard.ensure()
+    for k in nodes:
+        embedded.ensure_running(node=k)
     seconds = time.perf_counter() - start
     report.finished("vineyardd", seconds)
-    return _row("vineyardd", seconds)
+    return _row("vineyardd", seconds), wanted
 
 
 def cleanup(spec: RunSpec, report: Report, failed: bool = False) -> dict[str, list[str]] | None:
@@ -172,9 +256,11 @@ def embedded_vineyard_line(spec: RunSpec) -> str | None:
     state = Vineyard().status()
     if not state.get("running"):
         return None
+    others = len(embedded.sockets()) - 1
+    more = f", and {others} more for partitions" if others > 0 else ""
     return (
         f"the embedded vineyardd is still running ({human(state['memory_usage'])} of "
-        f"{human(state['memory_limit'])} in use, socket {state['socket']}); "
+        f"{human(state['memory_limit'])} in use, socket {state['socket']}{more}); "
         "stop it with `vineyard-local stop`"
     )
 
@@ -192,11 +278,11 @@ def run_pipeline(spec: RunSpec, report: Report = SILENT, keep: bool = False) -> 
             if prepared is not None:
                 rows.append(_row(prepared.name, prepared.seconds, prepared.peak_rss_bytes))
             held.enter_context(run_hold.held(spec.data_dir, spec.run_id))
-            started = _start_vineyard(spec, report)
+            started, sockets = _start_vineyard(spec, report)
             signals.check()
             if started is not None:
                 rows.append(started)
-            steps = run_steps(spec, begun.append, report=report, signals=signals)
+            steps = run_steps(spec, begun.append, report, signals, sockets)
             failed = False
         finally:
             deleted = None if keep or not begun else cleanup(spec, report, failed)
@@ -206,6 +292,8 @@ def run_pipeline(spec: RunSpec, report: Report = SILENT, keep: bool = False) -> 
         "sink": spec.store,
         "multiplier": spec.multiplier,
         "run_id": spec.run_id,
+        "partitions": spec.partitions,
+        "seconds": round(wall_seconds(steps), 3),
         "steps": [_row(s.name, s.seconds, s.peak_rss_bytes) for s in steps],
         "setup": rows,
         "deleted": deleted,

@@ -31,6 +31,7 @@ class StepRun:
     system_s: float = 0.0
     minor_faults: int = 0
     major_faults: int = 0
+    stage: str = ""  # the step this process is of (its name, unless one of several)
 
 
 class Interrupted(Exception):
@@ -56,8 +57,7 @@ class SignalForwarding:
 
     def __init__(self):
         self.received: int | None = None
-        self._pidfd: int | None = None
-        self._step: str | None = None
+        self._pidfds: dict[str, int] = {}  # the running steps (several: a partitioned run)
         self._previous = {}
 
     def __enter__(self):
@@ -71,21 +71,20 @@ class SignalForwarding:
 
     def _handle(self, signum, frame):
         self.received = self.received or signum
-        pidfd = self._pidfd
-        if pidfd is not None:
+        for pidfd in list(self._pidfds.values()):
             for sig in (signum, signal.SIGCONT):
                 try:
                     signal.pidfd_send_signal(pidfd, sig)
-                except ProcessLookupError:
+                except (ProcessLookupError, OSError):
                     break
 
     def running(self, name: str, pid: int | None) -> None:
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
-        self._step = name if pid is not None else None
+        """Step `name` runs as `pid`, or (None) has ended."""
+        pidfd = self._pidfds.pop(name, None)
+        if pidfd is not None:
+            os.close(pidfd)
         if pid is not None:
-            self._pidfd = os.pidfd_open(pid)
+            self._pidfds[name] = os.pidfd_open(pid)
 
     def check(self, step: str | None = None) -> None:
         if self.received is not None:

@@ -7,11 +7,13 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from shmpipe_core import progress
+from shmpipe_core import partitions, progress
 from shmpipe_core.cli import run, step_parser
 from shmpipe_core.dataset import FEATURES, OUTLIER_ABOVE, OUTLIER_COLUMN, SEED, TARGET
 from shmpipe_core.errors import StepError
+from shmpipe_core.layout import RunLayout
 from shmpipe_core.metrics import StepMetrics
+from shmpipe_core.partitions import node_name, row_range, step_name, within
 from shmpipe_core.raw import RawTable
 from shmpipe_core.stores import open_store
 
@@ -27,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def preprocess(args) -> dict:
-    metrics = StepMetrics.start("preprocess", args.store, args.run_id)
+    partitioned = args.partitions > 1
+    part = args.partition if partitioned else None
+    metrics = StepMetrics.start(step_name("preprocess", part), args.store, args.run_id)
     with metrics.phase("load"):
         raw = RawTable(args.data_dir, args.multiplier)
         outlier = raw.column(OUTLIER_COLUMN)
@@ -41,12 +45,23 @@ def preprocess(args) -> dict:
             f"above {OUTLIER_ABOVE} are dropped: the 80/20 split needs at least 2 (one to train "
             "on, one to test); rerun prepare-data with --force, or fix the raw table"
         )
+    if args.partitions > raw.num_rows:
+        raise StepError(
+            f"--partitions {args.partitions} is more than the table's {raw.num_rows} rows: give "
+            "fewer partitions"
+        )
     with metrics.phase("connect"):
-        store = open_store(args.store, args.data_dir, args.vineyard_socket, start=True)
+        store = open_store(
+            args.store, args.data_dir, args.vineyard_socket, start=True, partition=part
+        )
     metrics.bytes["raw"] = raw.nbytes
     with metrics.phase("compute"):
+        # The one-partition run's split, then this partition's rows of it: the rows that go to
+        # train and to test do not depend on the number of partitions.
         train_rows, test_rows = split_in_table_order(kept, SEED)
         del kept
+        rows = row_range(raw.num_rows, args.partitions, args.partition)
+        train_rows, test_rows = within(train_rows, *rows), within(test_rows, *rows)
     # Column-major: each raw column lands in one contiguous stretch of the matrix.
     shapes = {
         "X_train": ((len(train_rows), len(FEATURES)), "F"),
@@ -60,6 +75,22 @@ def preprocess(args) -> dict:
             fill(raw, out, train_rows, test_rows)
         # The record before the commit: a step that fails publishes nothing.
         metrics.finish(args.data_dir)
+    # Where the partition now lives: the workflows send its train and evaluate there.
+    placement = {
+        "node": node_name(),
+        "store": store.location(args.run_id),
+        "raw_rows": list(rows),
+        "train_rows": len(train_rows),
+        "test_rows": len(test_rows),
+        "commit": split.manifest["commit"],
+    }
+    partitions.save(
+        RunLayout(args.data_dir, args.run_id),
+        "preprocess",
+        args.partition,
+        args.partitions,
+        placement,
+    )
     return metrics.finish(args.data_dir)
 
 

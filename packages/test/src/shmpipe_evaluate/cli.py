@@ -5,13 +5,15 @@ import argparse
 import json
 import sys
 
-from shmpipe_core import faults, model_file
+import numpy as np
+from shmpipe_core import faults, model_file, partitions
 from shmpipe_core.cli import run, step_parser
 from shmpipe_core.errors import StepError
 from shmpipe_core.files import atomic_file, write_json
 from shmpipe_core.layout import RunLayout
 from shmpipe_core.manifest import check_finite
 from shmpipe_core.metrics import StepMetrics
+from shmpipe_core.partitions import step_name
 from shmpipe_core.stores import open_store
 
 
@@ -22,11 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
 
-def evaluate(args) -> dict:
-    metrics = StepMetrics.start("evaluate", args.store, args.run_id)
-    paths = RunLayout(args.data_dir, args.run_id)
-    with metrics.phase("connect"):
-        store = open_store(args.store, args.data_dir, args.vineyard_socket)
+def _scored(args, store, paths: RunLayout, metrics: StepMetrics):
+    """The model and the squared errors of its predictions on the store's test split."""
     with metrics.phase("load"):
         saved = model_file.load(paths.model)
     # Paged in at once by the store, rather than a fault per page inside predict.
@@ -34,21 +33,69 @@ def evaluate(args) -> dict:
     faults.point("evaluate-after-load")
     if manifest["features"] != saved["features"]:
         raise StepError("the model was trained on other features than this split has: rerun train")
-    if saved["split_commit"] != manifest["commit"]:
+    commits = partitions.split_commits(saved, args.partitions)
+    trained_on = commits[args.partition] if commits else None
+    if trained_on != manifest["commit"]:
         raise StepError(
-            f"the model of run {args.run_id!r} was trained on commit {saved['split_commit']} of "
-            f"the split, which preprocess has since replaced by commit {manifest['commit']}: rerun "
-            "train, then evaluate"
+            f"the model of run {args.run_id!r} was not trained on commit {manifest['commit']} of "
+            f"{store.location(args.run_id)} (it records {saved['split_commit']}): preprocess has "
+            "replaced the split since, or ran with other --partitions; rerun train, then evaluate"
         )
     X, y = arrays["X_test"], arrays["y_test"]
     with metrics.phase("compute"):
         try:
-            mse = model_file.mean_squared_error(y, model_file.predict(saved, X))
+            squared = model_file.squared_errors(y, model_file.predict(saved, X))
+            model_file.finite(float(squared.sum()))
         except StepError:
             check_finite({"X_test": X, "y_test": y}, args.run_id)  # the split's fault, if it is
             raise
     # As train: no metrics of arrays that changed under the computation.
     store.verify_unchanged()
+    return saved, squared
+
+
+def evaluate(args) -> dict:
+    if args.merge:
+        return merge(args)
+    part = args.partition if args.partitions > 1 else None
+    metrics = StepMetrics.start(step_name("evaluate", part), args.store, args.run_id)
+    paths = RunLayout(args.data_dir, args.run_id)
+    with metrics.phase("connect"):
+        store = open_store(args.store, args.data_dir, args.vineyard_socket, partition=part)
+    saved, squared = _scored(args, store, paths, metrics)
+    if part is not None:
+        metrics.finish(args.data_dir)
+        with metrics.phase("save"):
+            record = {"model": saved["split_commit"], "rows": squared.size}
+            partitions.save(
+                paths, "evaluate", part, args.partitions, {**record, "sse": float(squared.sum())}
+            )
+        return metrics.finish(args.data_dir)
+    with metrics.phase("compute"):
+        mse = float(np.average(squared))
+    return _publish(args, paths, metrics, mse)
+
+
+def merge(args) -> dict:
+    """The partitions' squared errors summed: the MSE of the whole test split."""
+    metrics = StepMetrics.start(step_name("evaluate", None, merge=True), args.store, args.run_id)
+    paths = RunLayout(args.data_dir, args.run_id)
+    with metrics.phase("load"):
+        saved = model_file.load(paths.model)
+        records = partitions.load_all(paths, "evaluate", args.partitions)
+    if any(r.get("model") != saved["split_commit"] for r in records):
+        raise StepError(
+            f"some partitions of run {args.run_id!r} were scored with another model than "
+            f"{paths.model}: rerun evaluate for every partition"
+        )
+    with metrics.phase("compute"):
+        rows = sum(r["rows"] for r in records)
+        mse = model_file.finite(sum(r["sse"] for r in records) / rows)
+    metrics.rows["X_test"] = rows
+    return _publish(args, paths, metrics, mse)
+
+
+def _publish(args, paths: RunLayout, metrics: StepMetrics, mse: float) -> dict:
     result = {
         "mse": mse,
         "run_id": args.run_id,

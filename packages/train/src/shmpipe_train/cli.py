@@ -5,14 +5,17 @@ import argparse
 import json
 import sys
 
-from shmpipe_core import faults, lstsq, model_file
+from shmpipe_core import faults, lstsq, model_file, partitions
 from shmpipe_core.cli import run, step_parser
+from shmpipe_core.errors import StepError
 from shmpipe_core.layout import RunLayout
 from shmpipe_core.manifest import check_finite
 from shmpipe_core.metrics import StepMetrics
+from shmpipe_core.partitions import step_name
 from shmpipe_core.stores import open_store
 
 ESTIMATOR = "sklearn.linear_model.LinearRegression"
+SOLVER = "normal equations, Cholesky"
 NAMES = ["X_train", "y_train"]
 
 
@@ -37,6 +40,10 @@ def sklearn_fit(store, arrays: dict, metrics: StepMetrics):
 
 
 def train(args) -> dict:
+    if args.merge:
+        return merge(args)
+    if args.partitions > 1:
+        return train_partition(args)
     metrics = StepMetrics.start("train", args.store, args.run_id)
     with metrics.phase("connect"):
         store = open_store(args.store, args.data_dir, args.vineyard_socket)
@@ -45,7 +52,7 @@ def train(args) -> dict:
     X, y = arrays["X_train"], arrays["y_train"]
     try:
         coef, intercept = lstsq.solve(lstsq.moments(X, y, metrics))
-        extra = {"solver": "normal equations, Cholesky"}
+        extra = {"solver": SOLVER}
     except lstsq.IllConditioned as e:
         # Arrays changed under the fit, or NaN and infinity in them, are the split's fault:
         # said before anything is copied.
@@ -70,6 +77,75 @@ def train(args) -> dict:
             manifest["commit"],
             train_rows=int(X.shape[0]),
             **extra,
+        )
+    return metrics.finish(args.data_dir)
+
+
+def train_partition(args) -> dict:
+    """One partition's moments, from its arrays in place, for the merge."""
+    metrics = StepMetrics.start(step_name("train", args.partition), args.store, args.run_id)
+    with metrics.phase("connect"):
+        store = open_store(
+            args.store, args.data_dir, args.vineyard_socket, partition=args.partition
+        )
+    arrays, manifest = store.read(args.run_id, NAMES, metrics)
+    faults.point("train-after-load")
+    moments = lstsq.moments(arrays["X_train"], arrays["y_train"], metrics)
+    store.verify_unchanged()
+    metrics.finish(args.data_dir)
+    with metrics.phase("save"):
+        partitions.save(
+            RunLayout(args.data_dir, args.run_id),
+            "train",
+            args.partition,
+            args.partitions,
+            {
+                "commit": manifest["commit"],
+                "features": manifest["features"],
+                **partitions.moments_record(moments),
+            },
+        )
+    return metrics.finish(args.data_dir)
+
+
+def merge(args) -> dict:
+    """The partitions' moments merged in partition order, solved: the model of the whole split."""
+    metrics = StepMetrics.start(step_name("train", None, merge=True), args.store, args.run_id)
+    layout = RunLayout(args.data_dir, args.run_id)
+    with metrics.phase("load"):
+        records = partitions.load_all(layout, "train", args.partitions)
+    features = records[0]["features"]
+    if any(r["features"] != features for r in records):
+        raise StepError(
+            f"the partitions of run {args.run_id!r} hold different features: rerun preprocess "
+            "and train for every partition"
+        )
+    with metrics.phase("compute"):
+        total = lstsq.Moments.empty(len(features) + 1)
+        for p, record in enumerate(records):
+            total = total.merge(partitions.moments_of(record, layout.part("train", p)))
+        try:
+            coef, intercept = lstsq.solve(total)
+        except lstsq.IllConditioned as e:
+            raise StepError(
+                f"the partitions' normal equations cannot be solved to full precision ({e}); "
+                "scikit-learn's solver needs the whole split in one process: rerun with "
+                "--partitions 1"
+            ) from None
+    metrics.rows["X_train"] = total.rows
+    metrics.notes["solver"] = SOLVER
+    metrics.finish(args.data_dir)
+    with metrics.phase("save"):
+        model_file.save(
+            layout.model,
+            ESTIMATOR,
+            coef,
+            intercept,
+            features,
+            partitions.COMMIT_SEPARATOR.join(r["commit"] for r in records),
+            train_rows=total.rows,
+            partitions=args.partitions,
+            solver=SOLVER,
         )
     return metrics.finish(args.data_dir)
 

@@ -1,6 +1,8 @@
 """One small interface over the two ways steps hand data to each other: a writer's arrays and
 manifest become visible together at commit, or not at all; readers get one commit's arrays."""
 
+import sys
+
 import numpy as np
 
 from ..metrics import booked
@@ -18,6 +20,7 @@ class SplitWriter:
 
     features: list[str] = []
     metrics = None
+    manifest: dict | None = None  # the committed manifest, once the context has committed
 
     def allocate(self, name: str, shape: tuple[int, ...], order: str = "C") -> np.ndarray:
         """A float64 destination array; fill it in place before `commit`."""
@@ -53,11 +56,13 @@ class SplitWriter:
             self.abort()
             return
         with booked(self.metrics, "save"):
-            self.commit(self.features)
+            self.manifest = self.commit(self.features)
 
 
 class Store:
     kind: str
+    partition: int | None = None  # the partition of a partitioned run this store reads or writes
+    fetched: list[str] = []  # what `read` had to bring from another node (vineyard)
 
     def writer(self, run_id: str, features=(), metrics=None) -> SplitWriter:
         writer = self._writer(run_id)
@@ -71,6 +76,13 @@ class Store:
         as `hand_out` says (HAND_OUTS), each phase booked in `metrics`."""
         with booked(metrics, "load"):
             arrays, manifest = self._read(run_id, names)
+        if self.fetched:
+            # The placement missed (the step ran on another node than its data): said, not
+            # hidden, since the fetch copies the partition over the network.
+            said = "; ".join(self.fetched)
+            print(f"{getattr(metrics, 'step', 'read')}: {said}", file=sys.stderr, flush=True)
+            if metrics is not None:
+                metrics.notes["fetched"] = said
         if hand_out == "resident":
             with booked(metrics, "page_in"):
                 for array in arrays.values():

@@ -18,6 +18,7 @@ Readers take no lock: they retry when the commit they read is replaced.
 import json
 import mmap
 import os
+import re
 import stat
 import uuid
 from contextlib import contextmanager
@@ -39,13 +40,14 @@ from ..files import (
     read_small_file,
     write_json,
 )
-from ..layout import MANIFEST, SPLITS, SPLITS_LOCK, RunLayout, runs_dir
+from ..layout import MANIFEST, PARTITION, SPLITS, SPLITS_LOCK, RunLayout, runs_dir
 from ..pages import populate_for_write
 from .base import SplitWriter, Store
 
 # A manifest names a handful of arrays (a few kB): the cap is far above any preprocess writes,
 # and keeps a huge file (or a link to /dev/zero) from being read whole.
 MANIFEST_MAX_BYTES = 1 << 20
+_PARTITION = re.compile(PARTITION.format(r"\d+"))
 
 
 @contextmanager
@@ -165,8 +167,12 @@ def _manifest_changed(directory: Path, manifest: dict) -> bool:
 class NasStore(Store):
     kind = "nas"
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, partition: int | None = None):
         self.data_dir = Path(data_dir)
+        self.partition = partition
+
+    def _dir(self, run_id: str) -> Path:
+        return RunLayout(self.data_dir, run_id).split_dir(self.partition)
 
     def runs(self) -> dict[str, int]:
         """The runs with a committed NAS split, with its bytes; folders that are not run ids,
@@ -177,22 +183,17 @@ class NasStore(Store):
         except FileNotFoundError:
             return held
         for run_id in filter(is_run_id, names):
-            splits = runs_dir(self.data_dir) / run_id / SPLITS
-            try:
-                if splits.is_symlink() or not (splits / MANIFEST).is_file():
-                    continue
-                held[run_id] = sum(
-                    entry.stat(follow_symlinks=False).st_size for entry in os.scandir(splits)
-                )
-            except OSError:
-                continue
+            run = runs_dir(self.data_dir) / run_id
+            nbytes = [_split_bytes(splits) for splits in (run / SPLITS, *_partitions(run))]
+            if any(n is not None for n in nbytes):
+                held[run_id] = sum(n for n in nbytes if n is not None)
         return held
 
     def location(self, run_id: str) -> str:
-        return str(RunLayout(self.data_dir, run_id).splits)
+        return str(self._dir(run_id))
 
     def _writer(self, run_id: str) -> NasWriter:
-        return NasWriter(RunLayout(self.data_dir, run_id).splits, run_id)
+        return NasWriter(self._dir(run_id), run_id)
 
     def _read(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
         # A rerun deletes the files of the commit it replaces: a reader that read the old
@@ -208,7 +209,7 @@ class NasStore(Store):
         )
 
     def _read_once(self, run_id: str, names: list[str]) -> tuple[dict[str, np.ndarray], dict]:
-        directory = RunLayout(self.data_dir, run_id).splits
+        directory = self._dir(run_id)
         try:
             text = _read_manifest(directory)
         except FileNotFoundError:
@@ -240,16 +241,47 @@ class NasStore(Store):
         mapping keeps an unlinked file's data."""
 
     def delete(self, run_id: str) -> list[str]:
-        directory = RunLayout(self.data_dir, run_id).splits
-        with run_lock(directory, create=False) as has_run:
-            if not has_run or not directory.exists():
-                return []
-            fd = open_dir(directory)
-            try:
-                names = sorted(os.listdir(fd))
-                for name in names:
-                    os.unlink(name, dir_fd=fd)
-            finally:
-                os.close(fd)
-            os.rmdir(directory)
-        return [str(directory / name) for name in names]
+        """Every partition's split of the run, whichever partition this store is for."""
+        run = RunLayout(self.data_dir, run_id)
+        deleted = []
+        for directory in (run.splits, *_partitions(run.dir)):
+            deleted += _delete_split(directory)
+        return deleted
+
+
+def _partitions(run: Path) -> list[Path]:
+    """The partitions' split folders of a run (`part-<k>/splits`), real folders only."""
+    try:
+        names = os.listdir(run)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [
+        run / name / SPLITS
+        for name in sorted(names)
+        if _PARTITION.fullmatch(name) and not (run / name).is_symlink()
+    ]
+
+
+def _split_bytes(splits: Path) -> int | None:
+    """A committed split's bytes, or None where there is none (or it cannot be read)."""
+    try:
+        if splits.is_symlink() or not (splits / MANIFEST).is_file():
+            return None
+        return sum(entry.stat(follow_symlinks=False).st_size for entry in os.scandir(splits))
+    except OSError:
+        return None
+
+
+def _delete_split(directory: Path) -> list[str]:
+    with run_lock(directory, create=False) as has_run:
+        if not has_run or not directory.exists():
+            return []
+        fd = open_dir(directory)
+        try:
+            names = sorted(os.listdir(fd))
+            for name in names:
+                os.unlink(name, dir_fd=fd)
+        finally:
+            os.close(fd)
+        os.rmdir(directory)
+    return [str(directory / name) for name in names]

@@ -20,6 +20,7 @@ from .. import faults
 from .. import manifest as manifests
 from ..dataset import SPLIT_NAMES, is_run_id
 from ..errors import StepError
+from ..layout import PARTITION
 from ..pages import populate_for_read
 from ..signals import signals_deferred
 from ..sizes import human
@@ -40,6 +41,7 @@ OLDER = "splits.older"
 # Every name this store writes after `<run>/`; a migrated copy adds `@<instance id>`.
 OWN_NAMES = frozenset((*SPLIT_NAMES, SPLITS, PREVIOUS, PENDING, OLDER))
 _MIGRATED = re.compile(rf"{SPLITS}@\d+")
+_PARTITION = re.compile(PARTITION.format(r"\d+"))
 
 
 def run_of(name: str) -> str | None:
@@ -48,7 +50,22 @@ def run_of(name: str) -> str | None:
     run_id, slash, rest = str(name).partition("/")
     if not slash or not is_run_id(run_id):
         return None
+    # A partition's objects: `<run>/part-<k>/<name>`.
+    part, slash, own = rest.partition("/")
+    if slash and _PARTITION.fullmatch(part):
+        rest = own
     return run_id if rest in OWN_NAMES or _MIGRATED.fullmatch(rest) else None
+
+
+def prefix(partition: int | None) -> str:
+    """What a partition's names add after `<run>/`: nothing for a one-partition run."""
+    return "" if partition is None else f"{PARTITION.format(partition)}/"
+
+
+def _in_partition(name: str, start: str) -> bool:
+    """Whether `name` is one of the objects under `start` (`<run>/` or `<run>/part-<k>/`),
+    not of another partition below it."""
+    return name.startswith(start) and "/" not in name[len(start) :]
 
 
 class _SealAs:
@@ -242,7 +259,7 @@ class VineyardWriter(SplitWriter):
             if object_id not in kept:
                 self._delete(object_id)
             client.drop_name(self.store.name(self.run_id, name))
-        for name, object_id in self.store.names(self.run_id).items():
+        for name, object_id in self.store.names(self.run_id, own_partition=True).items():
             if not client.exists(object_id):
                 client.drop_name(name)
 
@@ -280,31 +297,40 @@ class VineyardWriter(SplitWriter):
 class VineyardStore(Store):
     kind = "vineyard"
 
-    def __init__(self, client, endpoint):
+    def __init__(self, client, endpoint, partition: int | None = None):
         self.client = client
         self.endpoint = endpoint
+        self.partition = partition
         self._held = []  # what `read` handed out: (splits object, run id, manifest, arrays)
+        self.fetched: list[str] = []  # what `read` had to fetch from another vineyardd
 
     @classmethod
-    def connect(cls, socket: str | None = None, start: bool = False) -> "VineyardStore":
+    def connect(
+        cls, socket: str | None = None, start: bool = False, partition: int | None = None
+    ) -> "VineyardStore":
         vineyard = Vineyard(socket)
-        return cls(vineyard.connect(start), vineyard.endpoint)
+        return cls(vineyard.connect(start), vineyard.endpoint, partition)
 
-    @staticmethod
-    def name(run_id: str, name: str) -> str:
-        return f"{run_id}/{name}"
+    def name(self, run_id: str, name: str) -> str:
+        """The vineyard name of one of this store's objects (of its partition, if it has one)."""
+        return f"{run_id}/{prefix(self.partition)}{name}"
 
     def location(self, run_id: str) -> str:
-        return f"vineyard {self.endpoint.socket} ({self.endpoint.source}), objects {run_id}/*"
+        objects = self.name(run_id, "*")
+        return f"vineyard {self.endpoint.socket} ({self.endpoint.source}), objects {objects}"
 
-    def names(self, run_id: str | None = None) -> dict:
+    def names(self, run_id: str | None = None, own_partition: bool = False) -> dict:
         """The names this project wrote, of one run or of all, and their objects; matched
-        exactly, not by a pattern built from a run id."""
+        exactly, not by a pattern built from a run id. `own_partition`: this store's
+        partition's only (a writer's sweep leaves the other partitions' writers alone)."""
         listed = self.client.list_names("*", limit=1 << 20)
+        mine = self.name(run_id or "", "")
         return {
             str(name): object_id
             for name, object_id in listed.items()
-            if run_of(name) is not None and run_id in (None, run_of(name))
+            if run_of(name) is not None
+            and run_id in (None, run_of(name))
+            and (not own_partition or _in_partition(str(name), mine))
         }
 
     def close(self) -> None:
@@ -318,7 +344,7 @@ class VineyardStore(Store):
         for name, object_id in self.names().items():
             run_id = run_of(name)
             sizes.setdefault(run_id, 0)
-            if object_id in seen or not name.split("/", 1)[1].startswith(SPLITS):
+            if object_id in seen or not name.rsplit("/", 1)[1].startswith(SPLITS):
                 continue
             seen.add(object_id)
             try:
@@ -424,6 +450,10 @@ class VineyardStore(Store):
                 f"({type(e).__name__}: {' '.join(str(e).split())[:200]}): check that the "
                 "vineyardd instances reach each other's RPC port, or run preprocess on this node"
             ) from None
+        self.fetched.append(
+            f"{self.name(run_id, SPLITS)} was on another vineyardd (another node): fetched into "
+            f"instance {self.client.instance_id}"
+        )
         name = self.name(run_id, f"{SPLITS}@{self.client.instance_id}")
         try:
             earlier = self.client.get_name(name)

@@ -88,8 +88,27 @@ SOCKET = "vineyard.sock"
 SOCKET_PATH_MAX = 107
 
 
-def socket_path() -> Path:
-    return runtime_dir() / SOCKET
+# A partitioned run started locally puts partition k>0 on its own vineyardd, a stand-in for
+# another node's, in a folder of its own inside the private directory.
+NODE = "node-{}"
+
+
+def node_dir(node: int = 0) -> Path:
+    return runtime_dir() if node == 0 else runtime_dir() / NODE.format(node)
+
+
+def socket_path(node: int = 0) -> Path:
+    return node_dir(node) / SOCKET
+
+
+def nodes() -> list[int]:
+    """The nodes that have a folder (node 0 always): their daemons may or may not run."""
+    try:
+        names = os.listdir(runtime_dir())
+    except OSError:
+        names = []
+    found = [int(n[len("node-") :]) for n in names if n.startswith("node-") and n[5:].isdigit()]
+    return [0, *sorted(k for k in found if k > 0)]
 
 
 def default_size() -> str:
@@ -133,9 +152,12 @@ def _read_pid(directory: Path) -> int | None:
     return next((pid for pid in (*recorded, *others) if _serves(pid, directory)), None)
 
 
-def ensure_running(size: str | None = None, timeout_s: float = 30.0) -> str:
-    """The embedded vineyardd's socket, starting the daemon if none answers there."""
+def ensure_running(size: str | None = None, timeout_s: float = 30.0, node: int = 0) -> str:
+    """The embedded vineyardd's socket (node `node`'s), starting the daemon if none answers."""
     directory = private_dir()
+    if node:
+        directory = directory / NODE.format(node)
+        directory.mkdir(mode=0o700, exist_ok=True)  # inside the private directory: ours alone
     sock = directory / SOCKET
     if len(os.fsencode(sock)) > SOCKET_PATH_MAX:
         raise StepError(
@@ -159,7 +181,11 @@ def ensure_running(size: str | None = None, timeout_s: float = 30.0) -> str:
 
 
 def stop() -> bool:
-    directory = runtime_dir()
+    """Stop every embedded vineyardd (node 0 and the nodes of partitioned runs)."""
+    return any([_stop(node_dir(node)) for node in nodes()])
+
+
+def _stop(directory: Path) -> bool:
     pid = _read_pid(directory)
     if pid is None:
         return False
@@ -175,6 +201,11 @@ def stop() -> bool:
     (directory / "vineyardd.pid").unlink(missing_ok=True)
     (directory / SOCKET).unlink(missing_ok=True)
     return True
+
+
+def sockets() -> list[str]:
+    """The sockets of the embedded vineyardd instances that answer, node 0's first."""
+    return [str(socket_path(n)) for n in nodes() if answers(str(socket_path(n)))]
 
 
 def status() -> dict:
