@@ -372,9 +372,7 @@ def _check_env(template: dict) -> None:
 def container_env(container: dict, node: str) -> dict:
     """The main container's environment on `node`: values, and spec.nodeName from the downward
     API as the kubelet fills it in."""
-    return {
-        e["name"]: node if "valueFrom" in e else e["value"] for e in container.get("env", [])
-    }
+    return {e["name"]: node if "valueFrom" in e else e["value"] for e in container.get("env", [])}
 
 
 def _pod(wf: dict, task: str, template: dict, values: dict, executor: dict, node: str = "") -> Pod:
@@ -508,8 +506,8 @@ def _dependencies_met(task: dict, nodes: dict) -> bool:
 
 
 def _task_scope(nodes: dict) -> dict:
-    """`tasks.<name>.outputs.parameters.<output>` of the tasks run so far (a loop's aggregated);
-    a reference to a dependency that is not an ancestor is caught by test_every_reference_resolves."""
+    """`tasks.<name>.outputs.parameters.<output>` of the tasks run so far (a loop's aggregated).
+    That a task refers only to its ancestors is test_every_reference_resolves's to check."""
     scope = {}
     for name, node in nodes.items():
         if node.children:

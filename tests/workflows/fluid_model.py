@@ -132,9 +132,9 @@ def term_holds(term: dict, node: str, runtime: Runtime) -> bool:
     if set(term) - {"matchExpressions", "matchFields"}:
         raise ModelError(f"node selector term {term}: not in this model")
     labels, fields = runtime.node_labels(node), {"metadata.name": node}
-    return all(_requirement_holds(r, labels, "matchExpressions")
-               for r in term.get("matchExpressions", [])) and all(
-        _requirement_holds(r, fields, "matchFields") for r in term.get("matchFields", []))  # fmt: skip
+    on_labels = [_requirement_holds(r, labels, "label") for r in term.get("matchExpressions", [])]
+    on_fields = [_requirement_holds(r, fields, "field") for r in term.get("matchFields", [])]
+    return all(on_labels) and all(on_fields)
 
 
 def required_terms(pod_affinity: dict, webhook: dict) -> list[dict]:

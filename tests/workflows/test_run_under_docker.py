@@ -1,19 +1,24 @@
 """Runs both workflows' pods as Docker containers of the built images.
 
 This is a test harness, not a workflow engine. It reads a workflow file, renders each pod with
-`argo_model` (templateDefaults merged, tags substituted; it rejects anything beyond what our two
-workflows use), places each pod on a node as Fluid's webhook and the scheduler would
-(`fluid_model`), and runs the DAG's tasks one after another in dependency order, then the onExit
-handler whatever happened, each as a container with the pod's image, command, args, env, user,
-read-only root filesystem, dropped capabilities and limits. Output parameters are read from the
-volume as Argo's wait container reads them, and the workflow's outputs are what Argo would promote.
+`argo_model` (templateDefaults merged, tags substituted, loops expanded over the outputs of the
+pods before, `when` decided; it rejects anything beyond what our two workflows use), places each
+pod on a node as Fluid's webhook and the scheduler would with the pod's own affinity
+(`fluid_model`), and runs the DAG's pods one after another in dependency order, then the onExit
+handler whatever happened, each as a container with the pod's image, command, args, env (the
+node's name from the downward API), user, read-only root filesystem, dropped capabilities and
+limits. Output parameters are read from the volume as Argo's wait container reads them, and the
+workflow's outputs are what Argo would promote.
 
 Volumes are host directories. `benchmark-data` is the stand-in NAS. The vineyard claim is, per
 node, the directory Fluid's mount gives a pod there, read-only: vineyard-config.yaml naming
 `vineyard-worker.sock`, and that socket only on the two nodes (of three) that run a vineyard
-worker, each a vineyardd container. It does not run Argo's init and wait containers (their image
-is not here; `test_workflow_semantics` checks them), retry, time out steps or run tasks in
-parallel; Argo does that in the cluster.
+worker, each a vineyardd container of its own metadata: a pod on the wrong node finds nothing
+there and fails, where a cluster's workers (sharing Fluid's etcd) would fetch the split across
+nodes. So a cleanup deletes only what its node's vineyardd holds here, which a cluster's does not
+limit (tests/reliability/test_two_nodes.py). It does not run Argo's init and wait containers
+(their image is not here; `test_workflow_semantics` checks them), retry, time out steps or run
+pods in parallel; Argo does that in the cluster.
 
 Needs Docker and the images (`make images vineyardd-image`): skipped without them, an error in CI.
 """
@@ -30,7 +35,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from argo_model import ROOT, WORKFLOWS, Pod, load, output_parameters, pods, workflow_outputs
+from argo_model import (
+    ROOT,
+    WORKFLOWS,
+    Pod,
+    container_env,
+    exit_pod,
+    load,
+    output_parameters,
+    pods,
+    run_dag,
+    workflow_outputs,
+)
 from fluid_model import (
     CONFIG_NAME,
     NODES,
@@ -79,13 +95,19 @@ class Cluster:
     nas: Path
     runtime: Runtime | None = None
     fuse_dirs: dict = field(default_factory=dict)  # node -> what the vineyard claim shows there
+    placed: list = field(default_factory=list)  # (node, pod labels) of every pod placed so far
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def place(self, pod) -> str:
-        """The node the pod runs on: Fluid's webhook adds its affinity, the scheduler picks."""
-        if self.runtime is None:
-            return NODES[0]
+        """The node the pod runs on: Fluid's webhook adds its affinity to the pod's own, the
+        scheduler picks. Without Fluid no node runs a worker, and nothing is added."""
+        runtime = self.runtime or Runtime("", "", ())
         claims = [v["persistentVolumeClaim"]["claimName"] for v in pod.volumes]
-        return schedule(webhook_affinity(pod.labels, claims, self.runtime), self.runtime)
+        webhook = webhook_affinity(pod.labels, claims, runtime)
+        with self.lock:
+            node = schedule(pod.affinity, webhook, runtime, self.placed)
+            self.placed.append((node, pod.pod_labels))
+        return node
 
     def binds(self, pod, node: str) -> dict:
         claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod.volumes}
@@ -121,12 +143,17 @@ class Cluster:
 @dataclass
 class Run:
     name: str
-    nodes: dict = field(default_factory=dict)  # task -> node
+    nodes: dict = field(default_factory=dict)  # Argo's node name of each pod -> its node
     exit_codes: dict = field(default_factory=dict)
     logs: dict = field(default_factory=dict)
-    outputs: dict = field(default_factory=dict)  # task -> output parameters
+    outputs: dict = field(default_factory=dict)  # Argo's node name -> output parameters
     workflow_outputs: dict = field(default_factory=dict)
     before_exit: dict = field(default_factory=dict)  # what a test saw between the DAG and onExit
+    tasks: dict = field(default_factory=dict)  # task -> argo_model's Node
+
+    def of(self, task: str) -> list[str]:
+        """The Argo node names of a task's pods that ran (a loop's in order)."""
+        return [n for n in self.exit_codes if n == task or n.startswith(task + "(")]
 
     def report(self) -> str:
         return "\n".join(
@@ -135,13 +162,13 @@ class Run:
         )
 
 
-def run_container(client, pod, binds: dict, name: str) -> tuple[int, str]:
+def run_container(client, pod, binds: dict, name: str, node: str = NODES[0]) -> tuple[int, str]:
     """Run one pod's main container to completion, as the kubelet would with its security
     context."""
     c = pod.container
     sc = {**pod.security_context, **c.get("securityContext", {})}
     limits = c["resources"]["limits"]
-    env = {e["name"]: e["value"] for e in c.get("env", [])}
+    env = container_env(c, node)
     container = client.containers.run(
         c["image"],
         entrypoint=c["command"],
@@ -167,35 +194,44 @@ def run_container(client, pod, binds: dict, name: str) -> tuple[int, str]:
         container.remove(force=True)
 
 
-def run_pod(client, cluster: Cluster, pod, run: Run, name: str) -> int:
-    node = cluster.place(pod)
-    code, logs = run_container(client, pod, cluster.binds(pod, node), name)
-    run.nodes[pod.task], run.exit_codes[pod.task], run.logs[pod.task] = node, code, logs
+def run_pod(client, cluster: Cluster, pod, run: Run, name: str, node: str | None = None) -> int:
+    """Run one pod on the node the scheduler picks (or on `node`); its outputs once it
+    succeeded."""
+    node = node or cluster.place(pod)
+    code, logs = run_container(client, pod, cluster.binds(pod, node), name, node)
+    run.nodes[pod.node], run.exit_codes[pod.node], run.logs[pod.node] = node, code, logs
     if code == 0:
-        run.outputs[pod.task] = output_parameters(pod, cluster.reader(node))
+        run.outputs[pod.node] = output_parameters(pod, cluster.reader(node))
     return code
 
 
+def container_name(run: str, pod) -> str:
+    """Docker allows [a-zA-Z0-9_.-] in names: a loop's pod `task(0:...)` is `task-0`."""
+    task, _, item = pod.node.partition("(")
+    return f"{run}-{task}" + (f"-{item.split(':')[0]}" if item else "")
+
+
 def run_workflow(
-    client, wf: dict, name: str, cluster: Cluster, on_dag_done=None, multiplier=MULTIPLIER
-) -> Run:
-    """The DAG's tasks in order (stopping at the first failure, as a DAG would with nothing left
-    to run), then onExit: Argo runs the exit handler whether the DAG succeeded or failed
+    client, wf: dict, name: str, cluster: Cluster, on_dag_done=None, multiplier=MULTIPLIER,
+    partitions="1",
+) -> Run:  # fmt: skip
+    """The DAG as argo_model runs it (a failed pod fails its task, and what depends on it is not
+    run), then onExit: Argo runs the exit handler whether the DAG succeeded or failed
     (workflow/controller/operator.go, operate: onExit runs once the workflow's main node is
     fulfilled, whatever its phase)."""
-    overrides = {"data_multiplier": multiplier, "registry": REGISTRY, "tag": TAG}
+    overrides = {"data_multiplier": multiplier, "partitions": partitions, "registry": REGISTRY,
+                 "tag": TAG}  # fmt: skip
     run = Run(name)
-    all_pods = pods(wf, name, overrides)
-    dag_pods, exit_pods = all_pods[:-1], all_pods[-1:]
-    assert [p.task for p in exit_pods] == ["onExit"]
-    for pod in dag_pods:
-        if run_pod(client, cluster, pod, run, f"{name}-{pod.task}") != 0:
-            break
+
+    def one(pod):
+        code = run_pod(client, cluster, pod, run, container_name(name, pod))
+        return run.outputs[pod.node] if code == 0 else None
+
+    run.tasks = run_dag(wf, one, name, overrides)
     run.workflow_outputs = workflow_outputs(run.outputs)
     if on_dag_done:
         on_dag_done(run)
-    (exit_pod,) = exit_pods
-    run_pod(client, cluster, exit_pod, run, f"{name}-exit")
+    run_pod(client, cluster, exit_pod(wf, name, overrides), run, f"{name}-exit")
     return run
 
 
@@ -328,8 +364,10 @@ def nas_run(docker_client, nas):
 
 
 def _split_files(nas: Path, run_id: str) -> list[str]:
-    splits = nas / "runs" / run_id / "splits"
-    return sorted(p.name for p in splits.iterdir()) if splits.exists() else []
+    """Every file of the run's splits: `splits/`, and each partition's `part-<k>/splits/`."""
+    run = nas / "runs" / run_id
+    return sorted(str(p.relative_to(run)) for d in ["splits", "part-*/splits"]
+                  for p in run.glob(f"{d}/*"))  # fmt: skip
 
 
 def _metrics_mse(nas: Path, run_id: str) -> float:
@@ -360,47 +398,128 @@ def test_on_exit_runs_after_a_failed_step(docker_client, nas):
     wf = load(WORKFLOWS["nas"])
     name = f"machine-learning-pipeline-fails-{os.getpid()}"
     run = run_workflow(docker_client, wf, name, Cluster(nas), multiplier="7")
-    assert run.exit_codes["preprocess-data"] != 0, run.report()
-    assert "train-data" not in run.exit_codes
+    (preprocess,) = run.of("preprocess-data")
+    assert run.exit_codes[preprocess] != 0, run.report()
+    assert run.of("train-data") == [] and run.tasks["train-data"].phase == "Omitted"
     assert run.exit_codes["onExit"] == 0, run.report()
     assert run.workflow_outputs == {}
 
 
+def _mse_pods(run: Run) -> list[str]:
+    return [n for n, outputs in run.outputs.items() if "mse" in outputs]
+
+
+def check_partitioned_run(run: Run, partitions: int, runtime: Runtime | None) -> None:
+    """Each partition's preprocess on a node of its own (while there are enough), its train and
+    evaluate where its placement record says it is, both merges run, and the MSE promoted by the
+    evaluate merge alone."""
+    assert set(run.exit_codes.values()) == {0}, run.report()
+    pre = run.of("preprocess-data")
+    assert len(pre) == partitions
+    pre_nodes = [run.nodes[n] for n in pre]
+    capacity = len(runtime.worker_nodes) if runtime else len(NODES)
+    assert len(set(pre_nodes)) == min(partitions, capacity), pre_nodes
+    for k, node in enumerate(pre_nodes):
+        placement = json.loads(run.outputs[pre[k]]["placement"]["value"])
+        assert placement["partition"] == k and placement["node"] == node, placement
+        for task in ("train-data", "test-data-part"):
+            mine = [n for n in run.of(task) if f"partition:{k}" in n]
+            assert [run.nodes[n] for n in mine] == [node], (task, k, run.nodes)
+    assert run.of("test-data") == [] and run.tasks["test-data"].phase == "Skipped"
+    assert run.of("train-merge") == ["train-merge"] and run.of("test-merge") == ["test-merge"]
+    assert _mse_pods(run) == ["test-merge"]
+
+
+@pytest.mark.parametrize("partitions", [2, 3])
+def test_nas_workflow_in_partitions_gives_the_one_partition_mse(docker_client, nas, nas_run,
+                                                               partitions):  # fmt: skip
+    """Partitions on NAS (where no node holds a split, but the workflow places them alike): the
+    one-partition run's MSE to 1e-12."""
+    wf = load(WORKFLOWS["nas"])
+    name = f"machine-learning-pipeline-p{partitions}-{os.getpid()}"
+    run = run_workflow(docker_client, wf, name, Cluster(nas), partitions=str(partitions))
+    check_partitioned_run(run, partitions, None)
+    assert float(run.workflow_outputs["mse"]) == pytest.approx(
+        float(nas_run.workflow_outputs["mse"]), rel=1e-12
+    )
+    assert _split_files(nas, run.name) == []
+
+
+def test_one_partition_is_todays_run(nas_run):
+    """P=1: one pod per step, no merge, and the MSE from the one evaluate pod."""
+    assert [n.split("(")[0] for n in nas_run.exit_codes] == [
+        "preprocess-data", "train-data", "test-data", "onExit"
+    ]  # fmt: skip
+    assert nas_run.tasks["train-merge"].phase == "Skipped"
+    assert nas_run.tasks["test-merge"].phase == "Skipped"
+    assert _mse_pods(nas_run) == nas_run.of("test-data")
+
+
 def test_vineyard_workflows_run_concurrently_to_the_nas_mse(docker_client, nas, fluid, nas_run):
-    """Two vineyard runs at once, with different names: both succeed on nodes that run a vineyard
-    worker, both give the NAS run's MSE exactly, and each one's onExit removes its own objects and
-    only those."""
+    """Two vineyard runs at once, with different names, one in one partition and one in two: both
+    succeed on nodes that run a vineyard worker, the two partitions on the two workers, each one's
+    train and evaluate where its split is (on any other node vineyard here has none of it); both
+    give the NAS run's MSE to 1e-12, and each one's onExit removes its own objects and only
+    those, on the node it runs on."""
     wf = load(WORKFLOWS["vineyard"])
-    names = [f"machine-learning-pipeline-with-vineyard-{os.getpid()}-{i}" for i in (1, 2)]
+    names = [f"machine-learning-pipeline-with-vineyard-{os.getpid()}-p{p}" for p in (1, 2)]
     both_dags_done = threading.Barrier(2, timeout=600)
     cluster = fluid.cluster(nas)
 
     def observe(run):
-        # What vineyard holds for this run once its DAG is done, before its own onExit. Waiting
-        # for the other run keeps both runs' objects in vineyard at the same time.
-        node = run.nodes.get("test-data")
-        run.before_exit["names"] = (
-            vineyard_names(docker_client, fluid.fuse_dirs[node], run.name) if node else []
-        )
+        # What vineyard holds for this run on each node once its DAG is done, before its own
+        # onExit. Waiting for the other run keeps both runs' objects in vineyard at once.
+        run.before_exit["names"] = {
+            node: vineyard_names(docker_client, fluid.fuse_dirs[node], run.name)
+            for node in fluid.runtime.worker_nodes
+        }
         both_dags_done.wait()
 
-    with ThreadPoolExecutor(2) as pool:
-        runs = list(pool.map(lambda n: run_workflow(docker_client, wf, n, cluster, observe), names))
+    def one(name: str) -> Run:
+        partitions = name.rsplit("-p", 1)[1]
+        return run_workflow(docker_client, wf, name, cluster, observe, partitions=partitions)
 
-    for run in runs:
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(one, names))
+
+    for run, partitions in zip(runs, (1, 2), strict=True):
         assert set(run.exit_codes.values()) == {0}, run.report()
         assert all(fluid.runtime.has_socket(n) for n in run.nodes.values()), run.nodes
+        if partitions > 1:
+            check_partitioned_run(run, partitions, fluid.runtime)
         assert float(run.workflow_outputs["mse"]) == pytest.approx(
-            float(nas_run.workflow_outputs["mse"]), rel=1e-9
+            float(nas_run.workflow_outputs["mse"]), rel=1e-12
         )
-        assert run.before_exit["names"], f"{run.name}: no vineyard objects after its DAG"
-        assert all(n.startswith(run.name + "/") for n in run.before_exit["names"])
+        held = run.before_exit["names"]
+        pre_nodes = {run.nodes[n] for n in run.of("preprocess-data")}
+        assert {node for node, names in held.items() if names} == pre_nodes, held
+        assert all(n.startswith(run.name + "/") for names in held.values() for n in names)
+        # No pod read a split from another node (the workers share nothing here, and a step
+        # says so when it fetches).
+        assert not any("another vineyardd" in log for log in run.logs.values()), run.report()
         node = run.nodes["onExit"]
         assert vineyard_names(docker_client, fluid.fuse_dirs[node], run.name) == [], run.name
         # The split went through vineyard, never the NAS; the model and metrics are on the NAS.
-        assert not (nas / "runs" / run.name / "splits").exists()
+        assert _split_files(nas, run.name) == []
         for kept in ("model.json", "metrics.json"):
             assert (nas / "runs" / run.name / kept).exists(), kept
+
+
+def test_a_partition_off_its_node_fails_here(docker_client, nas, fluid):
+    """What keeps a partition's train on its node is the workflow's own node affinity: without
+    it the scheduler may pick the other worker, whose vineyardd (sharing nothing here) has no
+    such split, and train fails saying what is missing. On a cluster it would fetch the split
+    across nodes instead, and say so."""
+    wf = load(WORKFLOWS["vineyard"])
+    (train,) = [t for t in wf["spec"]["templates"] if t["name"] == "train-data"]
+    del train["affinity"]
+    name = f"machine-learning-pipeline-with-vineyard-misplaced-{os.getpid()}"
+    run = run_workflow(docker_client, wf, name, fluid.cluster(nas), partitions="2")
+    pre = {run.nodes[n] for n in run.of("preprocess-data")}
+    train = {n: run.nodes[n] for n in run.of("train-data")}
+    assert len(pre) == 2 and len(set(train.values())) == 1, (pre, train)
+    assert sorted(run.exit_codes[n] != 0 for n in train) == [False, True], run.report()
+    assert run.tasks["train-merge"].phase == "Omitted", run.report()
 
 
 def test_a_vineyard_pod_not_required_next_to_a_worker_can_fail(docker_client, nas, fluid):
@@ -415,6 +534,6 @@ def test_a_vineyard_pod_not_required_next_to_a_worker_can_fail(docker_client, na
     cluster = fluid.cluster(nas)
     run = Run(name)
     code = run_pod(docker_client, cluster, preprocess, run, f"{name}-preprocess")
-    assert not fluid.runtime.has_socket(run.nodes["preprocess-data"])
+    assert not fluid.runtime.has_socket(run.nodes[preprocess.node])
     assert code != 0, run.report()
-    assert "no vineyard server answers" in run.logs["preprocess-data"], run.report()
+    assert "no vineyard server answers" in run.logs[preprocess.node], run.report()

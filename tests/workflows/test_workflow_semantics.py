@@ -9,10 +9,12 @@ import ast
 import copy
 import importlib
 import inspect
+import json
 import re
 import shutil
 import subprocess
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 from argo_model import (
@@ -21,26 +23,42 @@ from argo_model import (
     TAG,
     WORKFLOWS,
     ModelError,
+    aggregated,
     ancestors,
     dag_template,
     executor_settings,
+    exit_pod,
     load,
     load_all,
     output_parameters,
     pods,
     resolved_templates,
+    run_dag,
+    sample_file,
     sample_name,
+    sample_overrides,
     strategic_merge,
     task_order,
     templates,
     with_template_defaults,
     workflow_outputs,
 )
-from fluid_model import deployed_runtime, feasible_nodes, sched_label, webhook_affinity
+from fluid_model import (
+    NODES,
+    deployed_runtime,
+    feasible_nodes,
+    required_terms,
+    sched_label,
+    schedule,
+    webhook_affinity,
+)
 from pod_security import restricted_violations
+from shmpipe_core.step_contract import NODE_ENV
 
 VARIANTS = sorted(WORKFLOWS)
 DATA_MOUNT = "/data"
+# Each workflow is checked at one partition (today's run) and at several.
+PARTITIONS = ["1", "2"]
 
 
 @pytest.fixture(params=VARIANTS)
@@ -94,6 +112,13 @@ def test_every_reference_resolves(wf):
         if "dag" in template:
             for task in template["dag"]["tasks"]:
                 visible = set(local)
+                # A loop's tasks see `{{item}}`, a withParam loop's `{{item.<key>}}` too (Argo's
+                # validation cannot know the keys: workflow/validate/validate.go, addItemsToScope);
+                # test_placement_records_carry_the_keys_the_loops_read holds the keys.
+                if "withSequence" in task or "withParam" in task:
+                    visible.add("item")
+                if "withParam" in task:
+                    visible |= {"item.partition", "item.node"}
                 for dep in ancestors(wf, task["name"]):
                     for out in _outputs_of(
                         by_name[
@@ -124,19 +149,45 @@ def test_the_dag_declares_no_global_output(wf):
             assert not [p for p in outputs if p.get("globalName")], template["name"]
 
 
-def _mse_output(wf):
-    (test_pod,) = [p for p in pods(wf) if p.task == "test-data"]
-    (mse,) = [p for p in test_pod.template["outputs"]["parameters"] if p.get("globalName") == "mse"]
+def _mse_output(wf, partitions="1"):
+    """The one pod of a run that has a global output, and that output."""
+    overrides = sample_overrides(partitions=partitions)
+    (test_pod,) = [
+        p for p in pods(wf, overrides=overrides)
+        if any(o.get("globalName") for o in p.template.get("outputs", {}).get("parameters", []))
+    ]  # fmt: skip
+    (mse,) = [p for p in test_pod.template["outputs"]["parameters"] if p.get("globalName")]
+    assert mse["globalName"] == "mse"
     return test_pod, mse
 
 
-def test_mse_is_the_test_pods_global_output_read_where_evaluate_writes_it(wf):
+@pytest.mark.parametrize(("partitions", "task"), [("1", "test-data"), ("2", "test-merge")])
+def test_mse_is_one_pods_global_output_read_where_evaluate_writes_it(wf, partitions, task):
+    """Exactly one pod promotes the MSE: at one partition the evaluate pod, at several the
+    evaluate merge (each run's other evaluate pods have no output), from the file the run
+    layout names."""
     from shmpipe_core.layout import RunLayout
 
-    test_pod, mse = _mse_output(wf)
+    test_pod, mse = _mse_output(wf, partitions)
+    assert test_pod.task == task
     assert mse["valueFrom"] == {"path": str(RunLayout(DATA_MOUNT, sample_name(wf)).mse)}
     # On the data volume: the root filesystem is read-only.
     assert any(m["mountPath"] == DATA_MOUNT for m in test_pod.container["volumeMounts"])
+
+
+def test_the_placement_output_is_read_where_preprocess_writes_its_record(wf):
+    from shmpipe_core.layout import RunLayout
+
+    layout = RunLayout(DATA_MOUNT, sample_name(wf))
+    pre = [p for p in pods(wf, overrides=sample_overrides(partitions="3"))
+           if p.task == "preprocess-data"]  # fmt: skip
+    for k, pod in enumerate(pre):
+        (placement,) = pod.template["outputs"]["parameters"]
+        assert placement["valueFrom"] == {"path": str(layout.part("preprocess", k))}
+        # The node is what preprocess records: NODE_NAME, from the pod's spec.nodeName.
+        assert {"name": NODE_ENV, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}} in (
+            pod.container["env"]
+        )
 
 
 def test_workflow_outputs_take_pod_outputs_only(wf):
@@ -170,13 +221,84 @@ def test_model_rejects_an_unresolved_reference(wf):
 
 
 def test_dag_is_preprocess_then_train_then_test(wf):
-    assert [t["name"] for t in task_order(wf)] == ["preprocess-data", "train-data", "test-data"]
     deps = {t["name"]: t.get("dependencies", []) for t in dag_template(wf)["dag"]["tasks"]}
     assert deps == {
         "preprocess-data": [],
         "train-data": ["preprocess-data"],
-        "test-data": ["train-data"],
+        "train-merge": ["train-data"],
+        "test-data": ["train-merge"],
+        "test-data-part": ["train-merge"],
+        "test-merge": ["test-data-part"],
     }
+
+
+@pytest.mark.parametrize("partitions", ["1", "2", "5"])
+def test_each_partition_runs_each_step_once_and_merges_only_at_several(wf, partitions):
+    """P pods of each step, one per partition, in the partitions' order; the merges and the
+    partitions' evaluate only at P>1, the whole-run evaluate only at P=1: a task skipped by
+    `when` lets what depends on it run (argo_model, _dependencies_met)."""
+    p = int(partitions)
+    nodes = run_dag(wf, lambda pod: output_parameters(pod, sample_file),
+                    overrides=sample_overrides(partitions=partitions))  # fmt: skip
+    ran = {name: [c.pod for c in node.children or [node] if c.pod] for name, node in nodes.items()}
+    for task in ("preprocess-data", "train-data"):
+        assert [_arg(pod, "--partition") for pod in ran[task]] == [str(k) for k in range(p)]
+        assert {_arg(pod, "--partitions") for pod in ran[task]} == {partitions}
+    evaluate = "test-data-part" if p > 1 else "test-data"
+    assert [_arg(pod, "--partition") for pod in ran[evaluate]] == [str(k) for k in range(p)]
+    merges = ["train-merge", "test-merge"]
+    assert {t: len(ran[t]) for t in [*merges, "test-data", "test-data-part"]} == {
+        "train-merge": p > 1, "test-merge": p > 1, "test-data": p if p == 1 else 0,
+        "test-data-part": p if p > 1 else 0,
+    }  # fmt: skip
+    skipped = {name for name, node in nodes.items() if node.phase == "Skipped"}
+    assert skipped == ({"test-data"} if p > 1 else {*merges, "test-data-part"})
+    for pod in (pod for task in merges for pod in ran[task]):
+        assert pod.container["args"][-1] == "--merge" and _arg(pod, "--partitions") == partitions
+
+
+def _arg(pod, flag: str) -> str | None:
+    args = pod.container["args"]
+    return args[args.index(flag) + 1] if flag in args else None
+
+
+def test_placement_records_carry_what_the_loops_read(wf, data_dir):
+    """preprocess, run as the pod would run it (NODE_NAME set), writes where the workflow reads
+    `placement` a JSON object whose `partition` and `node` the train and evaluate loops take."""
+    from tests.support.processes import run_cli
+
+    overrides = sample_overrides(partitions="2", data_multiplier="1")
+    (pod,) = [p for p in pods(wf, overrides=overrides)
+              if p.task == "preprocess-data" and _arg(p, "--partition") == "1"]  # fmt: skip
+    args = [a.replace(DATA_MOUNT, str(data_dir), 1) if a == DATA_MOUNT else a
+            for a in pod.container["args"]]  # fmt: skip
+    args[args.index("--sink") + 1] = "nas"  # the record is the same with either store
+    run_cli("preprocess", *args, env={NODE_ENV: "kind-worker3"})
+    (placement,) = pod.template["outputs"]["parameters"]
+    path = placement["valueFrom"]["path"].replace(DATA_MOUNT, str(data_dir), 1)
+    (item,) = json.loads(aggregated([Path(path).read_text().removesuffix("\n")]))
+    assert (item["partition"], item["node"]) == (1, "kind-worker3")
+
+
+def test_the_model_runs_only_what_it_knows(wf):
+    """Loops it does not model, `depends`, and a `when` other than a comparison of integers."""
+    for key, value in [("withItems", ["0"]), ("depends", "preprocess-data"),
+                       ("continueOn", {"failed": True})]:  # fmt: skip
+        broken = copy.deepcopy(wf)
+        dag_template(broken)["dag"]["tasks"][1][key] = value
+        with pytest.raises(ModelError, match=key):
+            pods(broken)
+    broken = copy.deepcopy(wf)
+    dag_template(broken)["dag"]["tasks"][2]["when"] = "{{workflow.parameters.partitions}} > one"
+    with pytest.raises(ModelError, match="comparison of two integers"):
+        pods(broken)
+
+
+def test_a_loops_outputs_aggregate_as_argo_aggregates_them():
+    """JSON objects become a list of objects, anything else a list of the texts."""
+    assert json.loads(aggregated(['{"a": 1}', '{"a": 2}'])) == [{"a": 1}, {"a": 2}]
+    assert json.loads(aggregated(['{"a": 1}', "2"])) == ['{"a": 1}', "2"]
+    assert json.loads(aggregated(["x", "y"])) == ["x", "y"]
 
 
 def test_a_cycle_is_detected(wf):
@@ -217,13 +339,14 @@ def _command_module(entry: str) -> str:
     raise AssertionError(f"{entry} does not launch a command module")
 
 
-def test_each_container_command_line_parses(variant, wf):
+@pytest.mark.parametrize("partitions", PARTITIONS)
+def test_each_container_command_line_parses(variant, wf, partitions):
     from shmpipe_core.dataset import check_multiplier, check_run_id
 
     name = sample_name(wf)
     check_run_id(name)  # a generated workflow name is a valid run id
     expected_store = variant
-    for pod in pods(wf, name):
+    for pod in pods(wf, name, sample_overrides(partitions=partitions)):
         container = pod.container
         (command,) = container["command"]
         parser = _parser_for(command)
@@ -243,6 +366,9 @@ def test_each_container_command_line_parses(variant, wf):
 def test_steps_run_in_the_seed_order_of_commands(wf):
     commands = [p.container["command"] for p in pods(wf)]
     assert commands == [["preprocess"], ["train"], ["evaluate"], ["cleanup"]]
+    commands = [p.container["command"][0] for p in pods(wf, overrides=sample_overrides(
+        partitions="2"))]  # fmt: skip
+    assert commands == ["preprocess"] * 2 + ["train"] * 3 + ["evaluate"] * 3 + ["cleanup"]
 
 
 # --- images ---------------------------------------------------------------------------------
@@ -305,20 +431,78 @@ def test_vineyard_claim_is_the_fluid_dataset_at_cores_config_path():
         )
 
 
-def test_every_vineyard_pod_can_only_land_next_to_a_vineyard_worker():
-    """Whatever node the scheduler picks among those Fluid's webhook leaves a pod, that node runs
-    a vineyard worker, so the mount holds a socket: the onExit pod too, which must reach vineyard
-    to delete the run's objects."""
+def placed_run(wf: dict, partitions: str, runtime) -> list:
+    """(pod, node) of a run's pods as fluid_model's webhook and scheduler place them, each
+    preprocess recording the node it got, as the step does."""
+    placed, result = [], []
+
+    def run(pod):
+        claims = [v["persistentVolumeClaim"]["claimName"] for v in pod.volumes]
+        webhook = webhook_affinity(pod.labels, claims, runtime)
+        nodes = feasible_nodes(required_terms(pod.affinity, webhook), runtime)
+        node = schedule(pod.affinity, webhook, runtime, placed)
+        placed.append((node, pod.pod_labels))
+        result.append((pod, node, nodes))
+
+        def read(pod, path):
+            text = sample_file(pod, path)
+            return json.dumps({**json.loads(text), "node": node}) if "/parts/" in path else text
+
+        return output_parameters(pod, read)
+
+    run_dag(wf, run, overrides=sample_overrides(partitions=partitions))
+    return result
+
+
+@pytest.mark.parametrize("partitions", PARTITIONS)
+def test_every_vineyard_pod_can_only_land_next_to_a_vineyard_worker(partitions):
+    """Whatever node the scheduler picks among those Fluid's webhook and the pod's own affinity
+    leave it, that node runs a vineyard worker, so the mount holds a socket: the onExit pod too,
+    which must reach vineyard to delete the run's objects."""
     runtime = deployed_runtime()
-    assert not all(runtime.has_socket(n) for n in feasible_nodes({"required": []}, runtime)), (
+    assert not all(runtime.has_socket(n) for n in feasible_nodes([], runtime)), (
         "the model has no node without a worker: it could not catch a misplaced pod"
     )
     wf = load(WORKFLOWS["vineyard"])
-    for pod in pods(wf):
-        assert pod.labels.get(sched_label(runtime.dataset)) == "required", pod.task
-        affinity = webhook_affinity(pod.labels, list(_claims(pod)), runtime)
-        nodes = feasible_nodes(affinity, runtime)
-        assert nodes and all(runtime.has_socket(n) for n in nodes), (pod.task, nodes)
+    for pod, _, nodes in placed_run(wf, partitions, runtime):
+        assert pod.labels.get(sched_label(runtime.dataset)) == "required", pod.node
+        assert nodes and all(runtime.has_socket(n) for n in nodes), (pod.node, nodes)
+    for pod in [exit_pod(wf)]:
+        webhook = webhook_affinity(pod.labels, list(_claims(pod)), runtime)
+        nodes = feasible_nodes(required_terms(pod.affinity, webhook), runtime)
+        assert nodes and all(runtime.has_socket(n) for n in nodes), (pod.node, nodes)
+
+
+def test_partitions_spread_over_the_workers_and_stay_on_their_node():
+    """Two partitions on two workers: each preprocess on its own worker, and the only node its
+    train and evaluate may run on is that one (the pod's term, with Fluid's added to it)."""
+    runtime = deployed_runtime()
+    assert len(runtime.worker_nodes) == 2
+    placed = placed_run(load(WORKFLOWS["vineyard"]), "2", runtime)
+    where = {pod.node: (node, nodes) for pod, node, nodes in placed}
+    pre = [node for pod, node, _ in placed if pod.task == "preprocess-data"]
+    assert sorted(pre) == sorted(runtime.worker_nodes)
+    for pod, _, nodes in placed:
+        partition = _arg(pod, "--partition")
+        if pod.task in ("train-data", "test-data-part"):
+            assert nodes == [pre[int(partition)]], where
+    assert len(placed) == 8
+
+
+def test_a_partition_pinned_to_a_node_without_a_worker_cannot_run():
+    """Fluid's requirement is added to the pod's own node term, not in place of it: a record
+    naming a node without a worker leaves the pod no node (Pending), never a node without one."""
+    runtime = deployed_runtime()
+    (bare,) = [n for n in NODES if not runtime.has_socket(n)]
+    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchFields": [
+            {"key": "metadata.name", "operator": "In", "values": [bare]}]}]}}}  # fmt: skip
+    webhook = webhook_affinity(
+        {"fuse.serverful.fluid.io/inject": "true", sched_label(runtime.dataset): "required"},
+        [runtime.dataset], runtime,
+    )  # fmt: skip
+    assert feasible_nodes(required_terms(affinity, {"required": []}), runtime) == [bare]
+    assert feasible_nodes(required_terms(affinity, webhook), runtime) == []
 
 
 def test_nas_workflow_touches_no_vineyard():
@@ -405,11 +589,13 @@ def test_strategic_merge_as_argo_applies_template_defaults():
     assert strategic_merge({"a": [1, 2]}, {"a": [3]}) == {"a": [3]}
 
 
-def test_every_container_gets_the_shared_settings(wf):
+@pytest.mark.parametrize("partitions", PARTITIONS)
+def test_every_container_gets_the_shared_settings(wf, partitions):
     """What templateDefaults gives, every container has once merged: the pull policy, the
     security context, requests and a CPU limit; each step keeps its own memory limit."""
-    limits = {"preprocess-data": "12Gi", "train-data": "16Gi", "test-data": "4Gi"}
-    for pod in pods(wf):
+    limits = {"preprocess-data": "12Gi", "train-data": "16Gi", "test-data": "4Gi",
+              "test-data-part": "4Gi"}  # fmt: skip
+    for pod in pods(wf, overrides=sample_overrides(partitions=partitions)):
         c = pod.container
         assert c["imagePullPolicy"] == "IfNotPresent", pod.task
         assert c["securityContext"] == {
@@ -471,11 +657,12 @@ def resources_violations(container: dict):
     ]
 
 
-def test_every_container_of_every_workflow_pod_is_restricted(wf):
+@pytest.mark.parametrize("partitions", PARTITIONS)
+def test_every_container_of_every_workflow_pod_is_restricted(wf, partitions):
     """Every container of every pod, Argo's init and wait included, with the executor settings
     deploy/ gives Argo and the pod-level securityContext Argo copies onto the pod."""
     problems = []
-    for pod in pods(wf):
+    for pod in pods(wf, overrides=sample_overrides(partitions=partitions)):
         assert [c["name"] for c in pod.containers] == ["init", "wait", "main"]
         problems += [
             f"{pod.task}: {p}"
