@@ -455,14 +455,18 @@ def item_values(item) -> dict:
 
 
 def _go_value(value) -> str:
-    # Go's %v of a JSON value: a whole float64 prints without a decimal point.
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
+    """Go's %v of a JSON value as encoding/json decodes it: a float64 as strconv's shortest 'g'
+    (a whole one without a decimal point), a list as `[a b]`, a map as `map[k:v]`."""
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, dict | list):
-        raise ModelError(f"item value {value!r}: nested values are not in this model")
-    return str(value)
+    if isinstance(value, int | float):
+        value = float(value)
+        return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
+    if isinstance(value, list):
+        return "[" + " ".join(_go_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{_go_value(value[k])}" for k in sorted(value)) + "]"
+    return "<nil>" if value is None else str(value)
 
 
 def node_name(task: str, index: int, item) -> str:
