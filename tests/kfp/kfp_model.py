@@ -6,12 +6,16 @@ fails. Each task is then rendered the way the KFP driver and launcher would rend
 parameters flow into the task's inputs, the run-id placeholder becomes the run's id (only as a
 task's whole input, as backend/src/v2/driver/resolve.go does), the image is replaced by the one
 parameter it names (resolvePodSpecInputRuntimeParameter), and `{{$.inputs.parameters[...]}}` tags
-in command and args become the inputs' text (launcher_v2.go, getPlaceholders). Anything else raises,
-so a pipeline that grows beyond this model fails the tests instead of being half-checked.
+in command and args become the inputs' text (launcher_v2.go, getPlaceholders). Groups run when their
+condition (an integer comparison of one input) holds, a loop's tasks once per item of the list it
+iterates, and a task's inputs and node affinity may be an earlier task's output in the same
+iteration. Anything else raises, so a pipeline that grows beyond this model fails the tests instead
+of being half-checked.
 """
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from google.protobuf import json_format
@@ -51,6 +55,9 @@ class Task:
     kubernetes: k8s_pb2.KubernetesExecutorConfig
     outputs: dict[str, str]  # output parameter -> the file the launcher reads it from
     claims: dict[str, str]  # claim name -> mount path, as the driver resolves them (`claims`)
+    iteration: int | None = None  # the item's index, for a task in a loop (the innermost)
+    node_affinity: dict | None = None  # resolved from the task output it names
+    inputs: dict = field(default_factory=dict)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -87,10 +94,17 @@ def _executor_configs(component) -> dict[str, k8s_pb2.KubernetesExecutorConfig]:
     return configs
 
 
-def _task_inputs(task_spec: dict, parent: dict, run_id: str, where: str) -> dict:
+def _task_inputs(
+    task_spec: dict, parent: dict, run_id: str, where: str, produced: dict | None = None
+) -> dict:
     values = {}
     for name, spec in task_spec.get("inputs", {}).get("parameters", {}).items():
-        if "componentInputParameter" in spec:
+        if "taskOutputParameter" in spec:
+            source = spec["taskOutputParameter"]
+            if source["producerTask"] not in (produced or {}):
+                raise ModelError(f"{where}: input {name} from {source['producerTask']}, not run")
+            values[name] = produced[source["producerTask"]][source["outputParameterKey"]]
+        elif "componentInputParameter" in spec:
             source = spec["componentInputParameter"]
             if source not in parent:
                 raise ModelError(f"{where}: input {name} names unknown parameter {source}")
@@ -184,8 +198,49 @@ def _resources(spec: dict) -> dict:
     return result
 
 
-def tasks(component, run_id: str, overrides: dict | None = None) -> list[Task]:
-    """Every container task of a run, in the order the DAGs list them (see `run_order`)."""
+CONDITION = re.compile(
+    r"int\(inputs\.parameter_values\['([^']+)'\]\)\s*(==|!=|>=|<=|>|<)\s*(-?\d+)"
+)
+
+
+def condition_holds(condition: str, inputs: dict, where: str) -> bool:
+    """A group's `triggerPolicy.condition` (CEL, as dsl.If compiles an integer comparison)."""
+    match = CONDITION.fullmatch(condition.strip())
+    if match is None:
+        raise ModelError(f"{where}: condition {condition!r} is not in this model")
+    name, op, right = match.groups()
+    if name not in inputs:
+        raise ModelError(f"{where}: condition on unknown input {name}")
+    a, b = int(inputs[name]), int(right)
+    return {"==": a == b, "!=": a != b, ">": a > b, "<": a < b, ">=": a >= b, "<=": a <= b}[op]
+
+
+def _dag_order(dag: dict, where: str) -> list[str]:
+    """A DAG's tasks with each after what it depends on or takes an output of; ties by name."""
+    specs = dag["tasks"]
+
+    def needs(name: str) -> set[str]:
+        spec = specs[name]
+        producers = {
+            p["taskOutputParameter"]["producerTask"]
+            for p in spec.get("inputs", {}).get("parameters", {}).values()
+            if "taskOutputParameter" in p
+        }
+        return set(spec.get("dependentTasks", [])) | producers
+
+    order: list[str] = []
+    while len(order) < len(specs):
+        ready = [n for n in sorted(specs) if n not in order and needs(n) <= set(order)]
+        if not ready:
+            raise ModelError(f"{where}: dependency cycle or unknown task among {sorted(specs)}")
+        order.append(ready[0])
+    return order
+
+
+def run(component, run_id: str, run_task, overrides: dict | None = None) -> list[Task]:
+    """Every container task of a run in an order KFP could run them, each rendered and handed to
+    `run_task(task)`, which runs it and returns its output parameters by name (None: it failed,
+    and the run stops there). Returns the tasks that ran."""
     spec = json_format.MessageToDict(component.pipeline_spec)
     declared = spec["root"].get("inputDefinitions", {}).get("parameters", {})
     parameters = {name: p.get("defaultValue") for name, p in declared.items()}
@@ -196,45 +251,121 @@ def tasks(component, run_id: str, overrides: dict | None = None) -> list[Task]:
     configs = _executor_configs(component)
     executors = spec["deploymentSpec"]["executors"]
     comps = spec["components"]
-    result: list[Task] = []
+    ran: list[Task] = []
 
-    def walk(dag: dict, group: str, values: dict) -> None:
-        for name, task_spec in dag["tasks"].items():
+    class Failed(Exception):
+        pass
+
+    def walk(dag: dict, group: str, values: dict, iteration) -> None:
+        produced: dict[str, dict] = {}  # task -> its outputs, in this iteration of this DAG
+        for name in _dag_order(dag, group):
+            task_spec = dag["tasks"][name]
             where = f"task {name}"
             ref = task_spec["componentRef"]["name"]
             if ref not in comps:
                 raise ModelError(f"{where}: unknown component {ref}")
-            inputs = _task_inputs(task_spec, values, run_id, where)
+            inputs = _task_inputs(task_spec, values, run_id, where, produced)
+            condition = task_spec.get("triggerPolicy", {}).get("condition")
+            if condition and not condition_holds(condition, inputs, where):
+                continue
             comp = comps[ref]
             if "dag" in comp:
-                walk(comp["dag"], ref, inputs)
+                iterator = task_spec.get("parameterIterator")
+                if iterator is None:
+                    walk(comp["dag"], ref, inputs, iteration)
+                    continue
+                items = inputs[iterator["items"]["inputParameter"]]
+                if isinstance(items, str):
+                    items = json.loads(items)
+                for i, item in enumerate(items):
+                    walk(comp["dag"], ref, {**inputs, iterator["itemInput"]: item}, i)
                 continue
-            label = comp["executorLabel"]
-            container = executors[label]["container"]
-            config = configs.get(label, k8s_pb2.KubernetesExecutorConfig())
-            outputs = {
-                out: f"/tmp/kfp/outputs/{out}"  # where the driver points them (driver.go)
-                for out in comp.get("outputDefinitions", {}).get("parameters", {})
-            }
-            result.append(
-                Task(
-                    name=name,
-                    group=group,
-                    dependencies=list(task_spec.get("dependentTasks", [])),
-                    trigger=task_spec.get("triggerPolicy", {}).get("strategy"),
-                    caching=bool(task_spec.get("cachingOptions", {}).get("enableCache", False)),
-                    image=_image(container["image"], inputs, where),
-                    command=[_render(c, inputs, outputs, where) for c in container["command"]],
-                    args=[_render(a, inputs, outputs, where) for a in container.get("args", [])],
-                    resources=_resources(container.get("resources", {})),
-                    kubernetes=config,
-                    outputs=outputs,
-                    claims=claims(config, inputs, where),
-                )
-            )
+            task = _render_task(name, group, task_spec, comp, inputs, iteration, where)
+            task.node_affinity = _node_affinity(task.kubernetes, produced, where)
+            outputs = run_task(task)
+            ran.append(task)
+            if outputs is None:
+                raise Failed(name)
+            produced[name] = outputs
 
-    walk(spec["root"]["dag"], "root", parameters)
-    return result
+    def _render_task(name, group, task_spec, comp, inputs, iteration, where) -> Task:
+        label = comp["executorLabel"]
+        container = executors[label]["container"]
+        config = configs.get(label, k8s_pb2.KubernetesExecutorConfig())
+        outputs = {
+            out: f"/tmp/kfp/outputs/{out}"  # where the driver points them (driver.go)
+            for out in comp.get("outputDefinitions", {}).get("parameters", {})
+        }
+        return Task(
+            name=name,
+            group=group,
+            dependencies=list(task_spec.get("dependentTasks", [])),
+            trigger=task_spec.get("triggerPolicy", {}).get("strategy"),
+            caching=bool(task_spec.get("cachingOptions", {}).get("enableCache", False)),
+            image=_image(container["image"], inputs, where),
+            command=[_render(c, inputs, outputs, where) for c in container["command"]],
+            args=[_render(a, inputs, outputs, where) for a in container.get("args", [])],
+            resources=_resources(container.get("resources", {})),
+            kubernetes=config,
+            outputs=outputs,
+            claims=claims(config, inputs, where),
+            iteration=iteration,
+            inputs=inputs,
+        )
+
+    try:
+        walk(spec["root"]["dag"], "root", parameters, None)
+    except Failed:
+        pass
+    return ran
+
+
+def _node_affinity(config, produced: dict, where: str) -> dict | None:
+    """The node affinity the driver gives the pod: a JSON one from an earlier task's output
+    (backend/src/v2/driver/k8s.go, resolveK8sJsonParameter), nothing else."""
+    if not config.node_affinity:
+        return None
+    (term,) = config.node_affinity
+    source = json_format.MessageToDict(term)
+    producer = source.get("nodeAffinityJson", {}).get("taskOutputParameter")
+    if set(source) != {"nodeAffinityJson"} or producer is None:
+        raise ModelError(f"{where}: node affinity {source}: only a task's output is modelled")
+    if producer["producerTask"] not in produced:
+        raise ModelError(f"{where}: node affinity from {producer['producerTask']}, not run before")
+    value = produced[producer["producerTask"]][producer["outputParameterKey"]]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def sample_outputs(task: Task) -> dict:
+    """What a task's outputs would be, for rendering a run without running it: the partitions'
+    numbers, a node named after the partition, an MSE."""
+    if task.name == "partition-list":
+        return {"numbers": list(range(int(task.args[0])))}
+    if task.name.startswith("partition-node"):
+        partition = task.args[0].rsplit("preprocess-", 1)[1].removesuffix(".json")
+        return {
+            "affinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchFields": [
+                                {
+                                    "key": "metadata.name",
+                                    "operator": "In",
+                                    "values": [f"node-{partition}"],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            }
+        }
+    return {name: "0.25" for name in task.outputs}  # fmt: skip
+
+
+def tasks(component, run_id: str, overrides: dict | None = None) -> list[Task]:
+    """Every container task of a run, with sample_outputs for what earlier tasks write."""
+    return run(component, run_id, sample_outputs, overrides)
 
 
 def groups(component) -> dict[str, list[str]]:
@@ -247,45 +378,8 @@ def groups(component) -> dict[str, list[str]]:
         for name, task_spec in dag["tasks"].items():
             comp = comps[task_spec["componentRef"]["name"]]
             if "dag" in comp:
-                if task_spec.get("dependentTasks"):
-                    raise ModelError(f"group {name} waits for other tasks: not in this model")
                 found[name] = sorted(comp["dag"]["tasks"])
                 walk(comp["dag"])
 
     walk(spec["root"]["dag"])
     return found
-
-
-def run_order(component, all_tasks: list[Task]) -> list[Task]:
-    """The container tasks in an order KFP could run them: a task after everything it depends on,
-    where depending on a group means depending on every task inside it; raises on a cycle."""
-    inside = groups(component)
-    by_name = {t.name: t for t in all_tasks}
-
-    def expand(name: str) -> list[str]:
-        if name in inside:
-            return [n for child in inside[name] for n in expand(child)]
-        if name not in by_name:
-            raise ModelError(f"dependency on unknown task {name}")
-        return [name]
-
-    order: list[Task] = []
-    done: set[str] = set()
-    visiting: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in done:
-            return
-        if name in visiting:
-            raise ModelError(f"dependency cycle through {name}")
-        visiting.add(name)
-        for dep in by_name[name].dependencies:
-            for n in expand(dep):
-                visit(n)
-        visiting.discard(name)
-        done.add(name)
-        order.append(by_name[name])
-
-    for name in by_name:
-        visit(name)
-    return order

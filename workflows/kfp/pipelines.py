@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from kfp import compiler, dsl, kubernetes
 from shmpipe_core import steps_table
-from shmpipe_core.step_contract import step_args
+from shmpipe_core.step_contract import NODE_ENV, merge_args, step_args
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -27,6 +27,7 @@ STEPS_TABLE = ROOT / "packages" / "steps.tsv"
 DEFAULT_REGISTRY = "test-registry"
 DEFAULT_TAG = "latest"
 DEFAULT_MULTIPLIER = 100
+DEFAULT_PARTITIONS = 1
 
 DATA_DIR = "/data"
 NAS_CLAIM = "benchmark-data"
@@ -46,12 +47,18 @@ STEP_UID = 1000
 
 # Per task: (request, limit) for cpu, then for memory, as in the Argo template of the same name
 # (whose comments give the sizing). read-mse has no Argo counterpart; it gets cleanup's.
+SMALL = (("100m", "500m"), ("256Mi", "512Mi"))
 RESOURCES = {
     "preprocess-data": (("500m", "2"), ("1Gi", "12Gi")),
     "train-data": (("500m", "2"), ("1Gi", "16Gi")),
     "test-data": (("500m", "2"), ("1Gi", "4Gi")),
-    "cleanup": (("100m", "500m"), ("256Mi", "512Mi")),
-    "read-mse": (("100m", "500m"), ("256Mi", "512Mi")),
+    "test-data-part": (("500m", "2"), ("1Gi", "4Gi")),
+    "train-merge": SMALL,
+    "test-merge": SMALL,
+    "cleanup": SMALL,
+    "read-mse": SMALL,
+    "partition-list": SMALL,
+    "partition-node": SMALL,
 }
 
 # KFP's counterpart of the workflow's name: the run's id, different for every run, so concurrent
@@ -65,6 +72,17 @@ RUN_ID = dsl.PIPELINE_JOB_ID_PLACEHOLDER
 # path the launcher chooses, which `evaluate` knows nothing of, so this one line, run in the
 # test-data image after evaluate, copies that file there.
 READ_MSE = "import shutil,sys; shutil.copyfile(sys.argv[1], sys.argv[2])"
+# KFP loops over a list, not a count: the partitions' numbers, 0 .. P-1, as one task's output.
+PARTITION_LIST = "import json,sys; json.dump(list(range(int(sys.argv[1]))), open(sys.argv[2], 'w'))"
+# A partition's node, from the placement record preprocess wrote, as the node affinity KFP's
+# driver gives a pod (a runtime value: kfp-kubernetes' add_node_affinity_json): the node's name
+# exactly, as the Argo workflows require it. KFP has no output read from a file of the step's
+# choosing, so this reads the record in a task of its own.
+PARTITION_NODE = (
+    "import json,sys; node = json.load(open(sys.argv[1]))['node']; json.dump("
+    "{'requiredDuringSchedulingIgnoredDuringExecution': {'nodeSelectorTerms': [{'matchFields': "
+    "[{'key': 'metadata.name', 'operator': 'In', 'values': [node]}]}]}}, open(sys.argv[2], 'w'))"
+)
 
 
 def step_images() -> dict[str, str]:
@@ -101,27 +119,81 @@ def image_defaults(registry: str = DEFAULT_REGISTRY, tag: str = DEFAULT_TAG) -> 
 
 
 @dsl.container_component
-def preprocess_data(store: str, data_multiplier: int, run_id: str):
+def preprocess_data(store: str, data_multiplier: int, run_id: str, partitions: int, partition: int):
     return dsl.ContainerSpec(
         image=IMAGES["preprocess"],
         command=["preprocess"],
-        args=step_args("preprocess", store, DATA_DIR, run_id, data_multiplier),
+        args=step_args(
+            "preprocess", store, DATA_DIR, run_id, data_multiplier, partition, partitions
+        ),
     )
 
 
 @dsl.container_component
-def train_data(store: str, run_id: str):
+def train_data(store: str, run_id: str, partitions: int, partition: int):
     return dsl.ContainerSpec(
-        image=IMAGES["train"], command=["train"], args=step_args("train", store, DATA_DIR, run_id)
+        image=IMAGES["train"],
+        command=["train"],
+        args=step_args(
+            "train", store, DATA_DIR, run_id, partition=partition, partitions=partitions
+        ),
     )
 
 
 @dsl.container_component
-def test_data(store: str, run_id: str):
+def train_merge(store: str, run_id: str, partitions: int):
+    return dsl.ContainerSpec(
+        image=IMAGES["train"],
+        command=["train"],
+        args=merge_args("train", store, DATA_DIR, run_id, partitions),
+    )
+
+
+def _evaluate(store: str, run_id: str, partitions: int, partition: int):
     return dsl.ContainerSpec(
         image=IMAGES["evaluate"],
         command=["evaluate"],
-        args=step_args("evaluate", store, DATA_DIR, run_id),
+        args=step_args(
+            "evaluate", store, DATA_DIR, run_id, partition=partition, partitions=partitions
+        ),
+    )
+
+
+# The same command as two components, as in the Argo workflows: the whole run's evaluate at P=1,
+# a partition's at P>1 (KFP reads the MSE from the file either way, see read-mse).
+@dsl.container_component
+def test_data(store: str, run_id: str, partitions: int, partition: int):
+    return _evaluate(store, run_id, partitions, partition)
+
+
+@dsl.container_component
+def test_data_part(store: str, run_id: str, partitions: int, partition: int):
+    return _evaluate(store, run_id, partitions, partition)
+
+
+@dsl.container_component
+def test_merge(store: str, run_id: str, partitions: int):
+    return dsl.ContainerSpec(
+        image=IMAGES["evaluate"],
+        command=["evaluate"],
+        args=merge_args("evaluate", store, DATA_DIR, run_id, partitions),
+    )
+
+
+@dsl.container_component
+def partition_list(partitions: int, numbers: dsl.OutputPath(list)):
+    return dsl.ContainerSpec(
+        image=IMAGES["preprocess"], command=["python3", "-c", PARTITION_LIST],
+        args=[partitions, numbers],
+    )  # fmt: skip
+
+
+@dsl.container_component
+def partition_node(run_id: str, partition: int, affinity: dsl.OutputPath(dict)):
+    return dsl.ContainerSpec(
+        image=IMAGES["preprocess"],
+        command=["python3", "-c", PARTITION_NODE],
+        args=[f"{DATA_DIR}/runs/{run_id}/parts/preprocess-{partition}.json", affinity],
     )
 
 
@@ -154,7 +226,7 @@ def configure(task, image, vineyard: bool):
     task.set_caching_options(False)
     # IfNotPresent: images loaded into kind exist only on the nodes.
     kubernetes.set_image_pull_policy(task, "IfNotPresent")
-    (cpu_request, cpu_limit), (memory_request, memory_limit) = RESOURCES[task.name]
+    (cpu_request, cpu_limit), (memory_request, memory_limit) = RESOURCES[task.component_spec.name]
     task.set_cpu_request(cpu_request).set_cpu_limit(cpu_limit)
     task.set_memory_request(memory_request).set_memory_limit(memory_limit)
     # The Argo workflows' securityContext, as far as KFP reaches: kfp-kubernetes sets only the
@@ -172,6 +244,18 @@ def configure(task, image, vineyard: bool):
         # Argo puts these on every pod of the workflow (spec.podMetadata); KFP has labels per task.
         for key, value in VINEYARD_POD_LABELS.items():
             kubernetes.add_pod_label(task, key, value)
+    return task
+
+
+def on_partition_node(task, partition, image, after=None):
+    """The task's pod on the node of its partition's split: a partition-node task reads the node
+    from preprocess's placement record (after `after`), and its output is the pod's required
+    node affinity, to which Fluid's webhook adds its own."""
+    node = partition_node(run_id=RUN_ID, partition=partition)
+    configure(node, image("preprocess"), vineyard=False)
+    if after is not None:
+        node.after(after)
+    kubernetes.add_node_affinity_json(task, node.output)
     return task
 
 
@@ -196,7 +280,8 @@ class Outputs(NamedTuple):
 def define(store: str):
     """The pipeline whose steps hand data over through `store` (nas or vineyard).
 
-    Parameters: data_multiplier as in the Argo workflows, and one full image reference per step
+    Parameters: data_multiplier and partitions as in the Argo workflows, and one full image
+    reference per step
     image instead of Argo's `registry` and `tag`: KFP takes a container image only from one whole
     parameter, so `<registry>/preprocess-data:<tag>` cannot be put together at run time. Their
     defaults are made from a registry and a tag when compiling (main).
@@ -210,6 +295,7 @@ def define(store: str):
     )
     def pipeline(
         data_multiplier: int = DEFAULT_MULTIPLIER,
+        partitions: int = DEFAULT_PARTITIONS,
         prepare_data_image: str = _IMAGES["prepare_data_image"],
         preprocess_data_image: str = _IMAGES["preprocess_data_image"],
         train_data_image: str = _IMAGES["train_data_image"],
@@ -225,12 +311,28 @@ def define(store: str):
         # deletes the run's intermediates and keeps the model and metrics.
         done = configure(cleanup(run_id=RUN_ID), image("cleanup"), vineyard)
         with dsl.ExitHandler(done, name="steps") as steps:
-            pre = preprocess_data(store=store, data_multiplier=data_multiplier, run_id=RUN_ID)
-            configure(pre, image("preprocess"), vineyard)
-            fit = train_data(store=store, run_id=RUN_ID)
-            configure(fit, image("train"), vineyard).after(pre)
-            test = test_data(store=store, run_id=RUN_ID)
-            configure(test, image("evaluate"), vineyard).after(fit)
+            numbers = partition_list(partitions=partitions)
+            configure(numbers, image("preprocess"), vineyard=False)
+            common = {"store": store, "run_id": RUN_ID, "partitions": partitions}
+            with dsl.ParallelFor(numbers.output) as k:
+                pre = preprocess_data(data_multiplier=data_multiplier, partition=k, **common)
+                configure(pre, image("preprocess"), vineyard)
+                # preprocess records its node: the pod's, from the downward API.
+                kubernetes.use_field_path_as_env(pre, NODE_ENV, "spec.nodeName")
+                fit = train_data(partition=k, **common)
+                on_partition_node(configure(fit, image("train"), vineyard), k, image, pre)
+            # P>1: the merges, and each partition's evaluate on its node in between.
+            with dsl.If(partitions > 1):
+                merged = configure(train_merge(**common), image("train"), vineyard).after(fit)
+                with dsl.ParallelFor(numbers.output) as k:
+                    part = test_data_part(partition=k, **common)
+                    on_partition_node(configure(part, image("evaluate"), vineyard), k, image)
+                    part.after(merged)
+                configure(test_merge(**common), image("evaluate"), vineyard).after(part)
+            # P=1: the one evaluate, on the node of partition 0.
+            with dsl.If(partitions == 1):
+                test = test_data(partition=0, **common)
+                on_partition_node(configure(test, image("evaluate"), vineyard), 0, image, fit)
         # KFP takes a pipeline's outputs only from its top level, not from inside an exit handler,
         # so the MSE is read after the steps (its file is one of those cleanup keeps). It
         # reads a NAS file only: no vineyard mount, no placement next to a fuse.
