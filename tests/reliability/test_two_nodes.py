@@ -63,5 +63,8 @@ def test_a_partition_read_on_another_node_is_fetched_and_said(data_dir, short_tm
         assert "fetched" in record["notes"]
         copies = [n for n in names(node0, "tp/*") if n.startswith("tp/part-1/splits@")]
         assert len(copies) == 1, names(node0, "tp/*")
+        # One cleanup, on either node, frees every partition's objects on both (as the
+        # workflows' one cleanup pod does on a cluster).
         run_cli("cleanup", "--run-id", "tp", "--data-dir", data_dir, "--vineyard-socket", node0)
         assert names(node0, "tp/*") == {} and names(node1, "tp/*") == {}
+        assert memory_usage(node0) == 0 and memory_usage(node1) == 0
