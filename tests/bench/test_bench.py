@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 from shmpipe_bench import bench_vineyardd, targets
-from shmpipe_bench.variants import NAMES, VARIANTS, order
+from shmpipe_bench.variants import DEFAULT, NAMES, order, parse
 from shmpipe_core.dataset import raw_path
 from shmpipe_core.sizes import parse_size
 
@@ -20,6 +20,9 @@ from tests.support.ci import require
 from tests.support.processes import run_cli
 from tests.support.reference import seed_mse
 from tests.support.steps_table import ROOT
+
+# What the bench runs without --variants: the committed result sets' four.
+DEFAULT_NAMES = ("seed-nas", "seed-vineyard", "nas", "vineyard")
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +63,9 @@ def test_bench_runs_the_four_variants_and_writes_its_outputs(bench_run):
         results["machine"]
     )
     assert [(e["variant"], e["multiplier"]) for e in results["summary"]] == [
-        (name, 1) for name in NAMES
+        (name, 1) for name in DEFAULT_NAMES
     ]
-    assert sorted(r["variant"] for r in results["runs"]) == sorted(NAMES)
+    assert sorted(r["variant"] for r in results["runs"]) == sorted(DEFAULT_NAMES)
     touched = results["first_touch"]
     assert 0 < touched["bytes"] <= 0.25 * 2**30 and touched["seconds"] >= 0
     for run in results["runs"]:
@@ -107,14 +110,14 @@ STORE_PHASES = [
 def test_store_work_is_booked_to_the_handoff_not_to_compute(bench_run):
     _, results, _, _ = bench_run
     runs = {r["variant"]: r for r in results["runs"]}
-    for name in NAMES:
+    for name in DEFAULT_NAMES:
         phases = {s["name"]: s["record"]["phases"] for s in runs[name]["steps"]}
         handoff = sum(phases[step].get(phase, 0.0) for step, phase in STORE_PHASES)
         assert runs[name]["handoff_s"] == pytest.approx(handoff), name
         # Each phase as the step timed it: compute holds none of the store's phases.
         for step in runs[name]["steps"]:
             assert step["compute_s"] == step["record"]["phases"]["compute"], (name, step["name"])
-    train = {v: next(s for s in runs[v]["steps"] if s["name"] == "train") for v in NAMES}
+    train = {v: next(s for s in runs[v]["steps"] if s["name"] == "train") for v in DEFAULT_NAMES}
     # Both stores hand train arrays it fits in place: no private copy, and the record says which
     # solver ran. The seed variants keep the seed's own fit.
     for name in ("vineyard", "nas"):
@@ -148,9 +151,15 @@ def test_fit_methods_are_timed_on_the_handed_over_arrays(bench_run):
 
 
 def test_variants_rotate_so_each_runs_first_in_turn():
-    firsts = [order(repeat)[0].name for repeat in range(len(VARIANTS))]
-    assert sorted(firsts) == sorted(NAMES)
-    assert all(sorted(v.name for v in order(r)) == sorted(NAMES) for r in range(5))
+    firsts = [order(repeat)[0].name for repeat in range(len(DEFAULT))]
+    assert sorted(firsts) == sorted(DEFAULT_NAMES)
+    assert all(sorted(v.name for v in order(r)) == sorted(DEFAULT_NAMES) for r in range(5))
+    chosen = parse("vineyard-p2,nas")
+    assert [[v.name for v in order(r, chosen)] for r in range(3)] == [
+        ["nas", "vineyard-p2"],
+        ["vineyard-p2", "nas"],
+        ["nas", "vineyard-p2"],
+    ]
 
 
 def test_targets_table_names_known_variants_and_metrics():

@@ -14,10 +14,10 @@ def test_drop_caches_drops_before_train_and_evaluate_for_every_variant(
     split = tmp_path / "split"
     split.mkdir()
     (split / "X_train.arrow").write_bytes(b"x" * 8192)
-    for split_dir in (None, split):  # a vineyard run (no split files), then a NAS run
+    for split_dirs in ([], [split]):  # a vineyard run (no split files), then a NAS run
         dropped.clear()
-        control = bench.CacheControl(split_dir, raw, "warm", drop_all=True)
+        control = bench.CacheControl(split_dirs, raw, "warm", drop_all=True)
         for step in ("preprocess", "train", "evaluate"):
             control(step)
-        assert len(dropped) == 2, split_dir
+        assert len(dropped) == 2, split_dirs
         assert control.dropped_all == ["train", "evaluate"]

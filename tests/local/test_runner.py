@@ -106,6 +106,36 @@ def test_a_signal_reaches_the_running_step_and_is_waited_for(data_dir, signum):
             step.kill()
 
 
+def test_a_signal_reaches_every_partition_s_process(data_dir):
+    """Partitioned, a step runs as several processes at once: each gets the signal, and each
+    is waited for."""
+    stop = {"SHMPIPE_FAULT_STOP": "nas-commit"}
+    pipeline = _nas_pipeline(data_dir, "sig2", "--partitions", "2", env=stop)
+    steps = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(steps) < 2:
+            assert pipeline.poll() is None, pipeline.communicate()
+            children = psutil.Process(pipeline.pid).children()
+            steps = [c for c in children if c.status() == psutil.STATUS_STOPPED]
+            assert time.monotonic() < deadline, "the partitions never reached their fault point"
+            time.sleep(0.02)
+        pipeline.send_signal(signal.SIGTERM)
+        _, err = pipeline.communicate(timeout=120)
+        assert pipeline.returncode == 143, err
+        for step in steps:
+            assert not psutil.pid_exists(step.pid) or step.status() == psutil.STATUS_ZOMBIE
+        run = data_dir / "runs" / "sig2"
+        assert not list(run.glob("part-*/splits/manifest.json"))
+        assert "Traceback" not in err
+    finally:
+        if pipeline.poll() is None:
+            pipeline.kill()
+        for step in steps:
+            if psutil.pid_exists(step.pid):
+                step.kill()
+
+
 def test_the_split_is_deleted_at_the_end_unless_keep(data_dir, vineyard_socket):
     common = ["--data-dir", data_dir, "--vineyard-socket", vineyard_socket, "--quiet"]
     for sink in ("nas", "vineyard"):

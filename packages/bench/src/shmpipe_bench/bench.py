@@ -1,12 +1,13 @@
 """`pipeline-bench`: the seed's method and ours, each with NAS and with vineyard, side by side.
 
-For each multiplier the raw table is prepared once (untimed); then each repeat runs the four
-variants (shmpipe_bench.variants) in an order rotated by one per repeat, so drift in machine load
-falls on all alike. Every step is its own process. Before measuring, the machine's free memory is
-touched once (first_touch). Each vineyard run gets a vineyardd of its own (bench_vineyardd). NAS
-reads are cold: the split's files are evicted from the page cache before train and evaluate. After
-each run its data is deleted. Writes results.json, results.md, results.png and scaling.png
-(see bench/README.md).
+For each multiplier the raw table is prepared once (untimed); then each repeat runs the chosen
+variants (shmpipe_bench.variants; by default the four unpartitioned ones) in an order rotated by
+one per repeat, so drift in machine load falls on all alike. Every step is its own process (a
+partitioned variant's: one per partition at once, then the merges). Before measuring, the
+machine's free memory is touched once (first_touch). Each vineyard run gets a vineyardd of its
+own, one per partition (bench_vineyardd). NAS reads are cold: the split's files are evicted from
+the page cache before train and evaluate. After each run its data is deleted. Writes
+results.json, results.md, results.png and scaling.png (see bench/README.md).
 """
 
 import argparse
@@ -32,10 +33,9 @@ from shmpipe_core.layout import RunLayout
 from shmpipe_core.metrics import peak_rss_bytes
 from shmpipe_core.runs import delete_intermediates
 from shmpipe_core.step_contract import STEPS
-from shmpipe_core.stores import open_store
 from shmpipe_core.vineyard import Vineyard
 from shmpipe_core.vineyard.client import memory_usage
-from shmpipe_pipeline.runner import RunSpec, prepare_raw, run_steps
+from shmpipe_pipeline.runner import RunSpec, prepare_raw, run_steps, wall_seconds
 from shmpipe_pipeline.steps import (
     Interrupted,
     SignalForwarding,
@@ -59,7 +59,7 @@ from .memcpy_floor import memcpy_seconds_in_child
 from .report import write_results
 from .seed.common import delete_objects, seed_dir
 from .summary import PHASES, handoff_seconds, ratios, summarize
-from .variants import VARIANTS, Variant, order
+from .variants import DEFAULT, Variant, order, parse
 
 DEFAULT_MULTIPLIERS = "10,100,300"
 RESULTS_ROOT = Path("bench/results")
@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         "seed's size: 7.4 GB raw on disk and about 8 GB of shared memory)",
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs per variant and multiplier")
+    parser.add_argument(
+        "--variants",
+        default=",".join(v.name for v in DEFAULT),
+        help="comma-separated variants to run, interleaved (default: %(default)s; also "
+        "nas-p2, vineyard-p2: ours with the rows in 2 partitions, or -pN for N)",
+    )
     parser.add_argument(
         "--out", type=Path, default=None, help="results directory (default bench/results/LABEL)"
     )
@@ -183,8 +189,10 @@ class CacheControl:
     variant.
     """
 
-    def __init__(self, split_dir: Path | None, raw: Path, raw_mode: str, drop_all: bool):
-        self.split_dir, self.raw, self.raw_mode, self.drop_all = split_dir, raw, raw_mode, drop_all
+    def __init__(self, split_dirs: list[Path], raw: Path, raw_mode: str, drop_all: bool):
+        """`split_dirs`: where a NAS run's split files lie (each partition's folder), else []."""
+        self.split_dirs = list(split_dirs)
+        self.raw, self.raw_mode, self.drop_all = raw, raw_mode, drop_all
         self.raw_cache: dict = {}
         self.evicted: dict[str, dict] = {}
         self.dropped_all: list[str] = []  # the steps before which every cache was dropped
@@ -203,7 +211,7 @@ class CacheControl:
             return
         if step == "train":
             cold_cache.evict([self.raw])
-        files = cold_cache.files_under(self.split_dir) if self.split_dir is not None else []
+        files = [f for d in self.split_dirs for f in cold_cache.files_under(d)]
         nbytes = cold_cache.evict(files)
         if self.drop_all:
             # Every variant alike, as the seed's steps drop every cache in both its pipelines:
@@ -211,7 +219,7 @@ class CacheControl:
             # back from disk, and a NAS run alone must not pay that.
             cold_cache.drop_all_caches()
             self.dropped_all.append(step)
-        if self.split_dir is not None:
+        if self.split_dirs:
             self.evicted[step] = {
                 "bytes": nbytes,
                 "resident_after_bytes": cold_cache.resident_bytes(files),
@@ -244,6 +252,7 @@ def run_seed_steps(
         result = run_step(step, args, env, signals=signals, executable=sys.executable)
         if signals is not None:
             signals.check(step)
+        result.stage = step
         if result.returncode != 0:
             lines = result.stderr.strip().splitlines()
             raise StepError(
@@ -258,6 +267,7 @@ def step_figures(step: StepRun, record: dict) -> dict:
     phases = record.get("phases", {})
     figures = {
         "name": step.name,
+        "stage": step.stage or step.name,
         "wall_s": step.seconds,
         "peak_rss_bytes": step.peak_rss_bytes,
         "user_s": step.user_s,
@@ -277,16 +287,44 @@ def step_figures(step: StepRun, record: dict) -> dict:
 
 @contextmanager
 def vineyard_for(variant: Variant, config: str, external: str | None, multiplier: int):
-    """(socket, start-up record) for a run: none for NAS, the given one, or one of its own."""
+    """(each partition's socket, start-up record) for a run: none for NAS, the given one for
+    every partition, or one vineyardd of its own per partition (a cluster's node each), each
+    sized for its partition's share."""
+    partitions = variant.partitions
     if variant.store != "vineyard":
-        yield None, {}
-    elif external:
-        yield external, {"config": "external", "socket": external}
-    else:
-        size = bench_vineyardd.quota_bytes(multiplier)
-        with bench_vineyardd.per_run(config, size) as daemon:
-            record = {"config": config, "size_bytes": size, "start_s": round(daemon.start_s, 3)}
-            yield daemon.socket, record
+        yield [None] * partitions, {}
+        return
+    if external:
+        yield [external] * partitions, {"config": "external", "socket": external}
+        return
+    size = bench_vineyardd.quota_bytes(multiplier, partitions)
+    with ExitStack() as stack:
+        daemons = [
+            stack.enter_context(bench_vineyardd.per_run(config, size)) for _ in range(partitions)
+        ]
+        record = {
+            "config": config,
+            "size_bytes": size,
+            "daemons": partitions,
+            # One after another here; each node's would start at once in a cluster.
+            "start_s": round(sum(d.start_s for d in daemons), 3),
+        }
+        yield [d.socket for d in daemons], record
+
+
+class Timed:
+    """A before-step hook that also sums its own time, so a run's elapsed time can leave it
+    out as the steps' wall times do."""
+
+    def __init__(self, hook):
+        self.hook, self.seconds = hook, 0.0
+
+    def __call__(self, step: str) -> None:
+        start = time.perf_counter()
+        try:
+            self.hook(step)
+        finally:
+            self.seconds += time.perf_counter() - start
 
 
 def one_run(
@@ -303,35 +341,55 @@ def one_run(
     fit_methods_up_to: int = 0,
 ) -> dict:
     run_id = f"bench-{os.getpid()}-m{multiplier}-r{repeat}-{variant.name}"
-    split_dir = None
-    if variant.store == "nas":
-        split_dir = (
-            seed_dir(data_dir, run_id)
-            if variant.method == "seed"
-            else Path(open_store("nas", data_dir).location(run_id))
-        )
-    cold = CacheControl(split_dir, raw_path(data_dir, multiplier), raw_mode, drop_all)
-    with vineyard_for(variant, config, external, multiplier) as (sock, daemon):
+    partitions = variant.partitions
+    split_dirs = []
+    if variant.store == "nas" and variant.method == "seed":
+        split_dirs = [seed_dir(data_dir, run_id)]
+    elif variant.store == "nas":
+        split_dirs = [
+            RunLayout(data_dir, run_id).split_dir(None if partitions == 1 else k)
+            for k in range(partitions)
+        ]
+    control = CacheControl(split_dirs, raw_path(data_dir, multiplier), raw_mode, drop_all)
+    cold = Timed(control)
+    with vineyard_for(variant, config, external, multiplier) as (sockets, daemon):
+        sock = sockets[0]
         load = machine_info.load_average()
         failed = True
         try:
+            started = time.perf_counter()
             if variant.method == "seed":
                 steps = run_seed_steps(
                     variant.store, multiplier, data_dir, run_id, sock, cold, signals
                 )
             else:
-                spec = RunSpec(variant.store, multiplier, data_dir, run_id, sock, commands=commands)
-                steps = run_steps(spec, before_step=cold, signals=signals)
+                spec = RunSpec(
+                    variant.store,
+                    multiplier,
+                    data_dir,
+                    run_id,
+                    sock if partitions == 1 else None,
+                    commands=commands,
+                    partitions=partitions,
+                )
+                steps = run_steps(spec, before_step=cold, signals=signals, sockets=sockets)
+            # This machine's clock from the first step's start to the last's exit, the hooks
+            # between steps (cache control, untimed) left out: the runner's own gaps count.
+            elapsed = time.perf_counter() - started - cold.seconds
             records = {s.name: read_step_record(data_dir, run_id, s.name) for s in steps}
+            # What each partition's vineyardd holds once the steps are done: a node's share.
+            usage = [memory_usage(each) for each in dict.fromkeys(sockets)] if sock else None
             mse = last_json(steps[-1].stdout).get("mse")
             fits = None
             if variant.name == "vineyard" and multiplier <= fit_methods_up_to:
                 fits = fit_methods.measure_in_child("vineyard", data_dir, run_id, sock)
             failed = False
         finally:
-            # Delete the run's data whatever happened, so the next run finds memory and disk free.
+            # Delete the run's data whatever happened, so the next run finds memory and disk free:
+            # from every partition's vineyardd.
             try:
-                delete_intermediates(data_dir, run_id, variant.store, sock)
+                for each in dict.fromkeys(sockets):
+                    delete_intermediates(data_dir, run_id, variant.store, each)
                 if variant.method == "seed" and sock:
                     delete_objects(sock, run_id)
             except StepError:
@@ -339,15 +397,20 @@ def one_run(
                 # a cleanup that then fails too must not replace it.
                 if not failed:
                     raise
-            usage_after = memory_usage(sock) if sock else None
+            after = [memory_usage(each) for each in dict.fromkeys(sockets)] if sock else [None]
+            usage_after = None if None in after else sum(after)
             shutil.rmtree(RunLayout(data_dir, run_id).dir, ignore_errors=True)
-    split_bytes = [records["preprocess"]["bytes"][n] for n in SPLIT_NAMES]
+    split_bytes = [
+        sum(records[s.name]["bytes"][n] for s in steps if s.stage == "preprocess")
+        for n in SPLIT_NAMES
+    ]
     copies = memcpy_seconds_in_child(split_bytes)
     figures = [step_figures(s, records[s.name]) for s in steps]
     return {
         "variant": variant.name,
         "method": variant.method,
         "store": variant.store,
+        "partitions": partitions,
         "multiplier": multiplier,
         "repeat": repeat,
         "run_id": run_id,
@@ -355,21 +418,27 @@ def one_run(
         "load_average_before": load,
         "vineyardd": daemon,
         "steps": figures,
-        "e2e_s": sum(f["wall_s"] for f in figures),
+        # As a cluster runs them: a step's processes at once, each step as long as its slowest
+        # (measured here, on cores the processes share).
+        "e2e_s": wall_seconds(steps),
+        "elapsed_s": elapsed,
         "handoff_s": handoff_seconds({f["name"]: f["record"]["phases"] for f in figures}),
         "handoff_bytes": sum(split_bytes),
         "memcpy_s": copies["floor_s"],
         "memcpy_fresh_s": copies["fresh_s"],
         "fit_methods": fits,
-        "cold_reads": cold.evicted,
-        "caches_dropped_before": cold.dropped_all,
-        "raw_cache": cold.raw_cache,
+        "cold_reads": control.evicted,
+        "caches_dropped_before": control.dropped_all,
+        "raw_cache": control.raw_cache,
+        "vineyard_usage_bytes": usage,
         "vineyard_usage_after_cleanup_bytes": usage_after,
     }
 
 
 def describe_run(run: dict) -> str:
     steps = " ".join(f"{s['name']} {s['wall_s']:.2f}s" for s in run["steps"])
+    if run.get("partitions", 1) > 1:
+        steps += f" | elapsed here {run['elapsed_s']:.2f}s"
     return f"{steps} | e2e {run['e2e_s']:.2f}s handoff {run['handoff_s']:.3f}s mse {run['mse']:.6g}"
 
 
@@ -390,6 +459,7 @@ def bench(args) -> dict:
 
 def _bench(args, stack: ExitStack) -> dict:
     multipliers = parse_multipliers(args.multipliers)
+    chosen = parse(args.variants)
     # The steps run with Python's default bytecode cache, as the images ship compiled bytecode:
     # with PYTHONDONTWRITEBYTECODE set, every step would compile scikit-learn, pandas and vineyard
     # from source at each start (7-20 s per step here) and time that instead. The warm-up run
@@ -425,14 +495,14 @@ def _bench(args, stack: ExitStack) -> dict:
         "fit_methods_up_to": args.fit_methods_up_to,
     }
     runs: list[dict] = []
-    total = len(multipliers) * args.repeats * len(VARIANTS)
+    total = len(multipliers) * args.repeats * len(chosen)
     # SIGINT and SIGTERM while a step runs go to the step, which is waited for; then the run's
     # vineyardd is stopped and its data deleted (one_run), and nothing is left running.
     signals = run_args["signals"] = stack.enter_context(SignalForwarding())
     if not args.no_warmup:
         progress("warm-up: one untimed M=1 run per variant (loads the steps' code and libs)")
         prepare_raw(data_dir, 1, signals=signals)
-        for variant in VARIANTS:
+        for variant in chosen:
             one_run(variant, 1, -1, data_dir, **run_args)
             signals.check()
     # A bar over the timed runs when someone watches a terminal (an M=2000 run takes half an hour).
@@ -441,7 +511,7 @@ def _bench(args, stack: ExitStack) -> dict:
             progress(f"M={multiplier}: preparing the raw table (untimed)")
             prepare_raw(data_dir, multiplier, signals=signals)
             for repeat in range(args.repeats):
-                for variant in order(repeat):
+                for variant in order(repeat, chosen):
                     result = one_run(variant, multiplier, repeat, data_dir, **run_args)
                     signals.check()  # a signal during the memcpy floor: stop here too
                     runs.append(result)
@@ -465,9 +535,12 @@ def _bench(args, stack: ExitStack) -> dict:
         "config": {
             "multipliers": multipliers,
             "repeats": args.repeats,
-            "variants": [v.name for v in VARIANTS],
-            "interleaving": "the four variants in turn, the order rotated by one each repeat",
-            "vineyardd": "external" if external else f"{run_args['config']}, one per vineyard run",
+            "variants": [v.name for v in chosen],
+            "partitions": {v.name: v.partitions for v in chosen},
+            "interleaving": "the variants in turn, the order rotated by one each repeat",
+            "vineyardd": "external"
+            if external
+            else f"{run_args['config']}, one per vineyard run (per partition: one each)",
             "cold_nas_reads": "drop_caches" if args.drop_caches else "fsync+fadvise(DONTNEED)",
             "raw_table_before_preprocess": args.raw,
             "warmup": not args.no_warmup,

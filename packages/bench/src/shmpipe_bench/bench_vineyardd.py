@@ -20,9 +20,12 @@ MIB_PER_MULTIPLIER = 4
 BASE_MIB = 256
 
 
-def quota_bytes(multiplier: int) -> int:
-    """The VineyardRuntime quota for `multiplier` (Fluid reserves all of it)."""
-    mib = max(multiplier * MIB_PER_MULTIPLIER + BASE_MIB, 500)
+def quota_bytes(multiplier: int, partitions: int = 1) -> int:
+    """The VineyardRuntime quota for `multiplier` (Fluid reserves all of it); with partitions,
+    each node's: the same rule for its share of the rows (rounded up), so every node keeps the
+    whole run's headroom while its split shrinks."""
+    share = -(-multiplier // partitions)
+    mib = max(share * MIB_PER_MULTIPLIER + BASE_MIB, 500)
     if mib > 999:
         mib = -(-mib // 1024) * 1024
     return mib << 20

@@ -1,4 +1,4 @@
-"""The benchmark's outputs: results.json (everything), results.md (tables), results.png (the four
+"""The benchmark's outputs: results.json (everything), results.md (tables), results.png (the
 variants per M) and scaling.png (e2e and peak RSS against M)."""
 
 import json
@@ -7,9 +7,9 @@ from pathlib import Path
 from shmpipe_core.step_contract import STEPS
 
 from . import scaling
-from .summary import GB, HANDOFF_PHASES, PHASES, entry
+from .summary import GB, HANDOFF_PHASES, MERGE, PHASES, entry, processes
 from .summary import seconds as _s
-from .variants import BY_NAME, NAMES
+from .variants import lookup
 
 RAW_MODES = {
     "warm": "read into the page cache",
@@ -23,6 +23,7 @@ SEGMENTS = {
     "handoff (the store's phases)": "#1f77b4",
     "compute (the same code for both stores)": "#ff7f0e",
     "other (exit)": "#eeeeee",
+    "merge (partitioned: train's, evaluate's)": "#9edae5",
 }
 
 
@@ -79,17 +80,23 @@ def segments(e: dict, step: str) -> dict[str, float]:
     own = set(PHASES) - {"startup", "connect", "compute", *HANDOFF_PHASES[step]}
     compute = med[f"{step}.compute_s"] + sum(med[f"{step}.{p}_s"] for p in own)
     other = max(0.0, med[f"{step}.wall_s"] - startup - handoff - compute)
-    return dict(zip(SEGMENTS, (startup, handoff, compute, other), strict=True))
+    return dict(zip(list(SEGMENTS)[:4], (startup, handoff, compute, other), strict=True))
 
 
 def bar_parts(e: dict) -> list[tuple[str, str, float]]:
-    """The chart's stacked bar for one variant: (step, part, height) from preprocess at the bottom.
+    """The chart's stacked bar for one variant: (step, part, height) from preprocess at the bottom;
+    a partitioned step as its slowest process, then its merge.
 
     Each step's parts are medians taken one by one, and a sum of medians is not the median of the
     sums: summed, they can miss the median e2e by several percent. The parts are scaled together
     so the bar is as tall as the median e2e it is labelled with, and bars compare as their e2e do.
     """
-    parts = [(n, label, h) for n in STEPS for label, h in segments(e, n).items()]
+    merge = list(SEGMENTS)[4]
+    parts = []
+    for n in STEPS:
+        parts += [(n, label, h) for label, h in segments(e, n).items()]
+        if f"{n}{MERGE}.wall_s" in e["median"]:
+            parts.append((n + MERGE, merge, e["median"][f"{n}{MERGE}.wall_s"]))
     total = sum(h for _, _, h in parts)
     scale = e["median"]["e2e_s"] / total if total else 0.0
     return [(n, label, h * scale) for n, label, h in parts]
@@ -126,6 +133,78 @@ def fit_gain(summary: list[dict]) -> list[str]:
     ]
 
 
+PARTITIONED_NOTE = (
+    " A partitioned variant (-pN) runs each step as N processes at once, then train's and "
+    "evaluate's merges: its e2e counts each step as its slowest process, plus the merges (as a "
+    "cluster with a node per partition runs it, but measured with the processes sharing this "
+    "machine's cores); its step figures are its slowest process's times and its largest "
+    "process's memory."
+)
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "–"
+
+
+def partitions_section(summary: list[dict]) -> list[str]:
+    """Each partitioned variant against its store's one-partition variant, from the same runs:
+    end to end, each step's largest process's memory, and the MSE."""
+    pairs = [
+        (e, whole)
+        for e in summary
+        if e.get("partitions", 1) > 1
+        and (whole := entry(summary, lookup(e["variant"]).whole, e["multiplier"])) is not None
+    ]
+    if not pairs:
+        return []
+    lines = [
+        "",
+        "## Partitions: against the same store at P=1",
+        "",
+        "e2e: each step as its slowest process, plus the merges, as a cluster with a node per "
+        "partition runs them; here the processes of a step share this machine's cores, so it "
+        "is an upper bound for such a cluster. elapsed here: this machine's clock from the "
+        "first process's start to the last's exit (the untimed cache control between steps "
+        "left out). CPU: user + system of every process. MSE: the largest relative difference "
+        "of any run's from the P=1 variant's median.",
+        "",
+        "| M | variant | e2e | P=1 e2e | x P=1 | elapsed here | merges | CPU | P=1 CPU "
+        "| MSE rel. diff |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e, whole in pairs:
+        ref = whole["median"]["mse"]
+        diff = max(abs(e["min"]["mse"] - ref), abs(e["max"]["mse"] - ref)) / abs(ref)
+        lines.append(
+            f"| {e['multiplier']} | {e['variant']} | {_range(e, 'e2e_s')} | "
+            f"{_range(whole, 'e2e_s')} | {_ratio(e['median']['e2e_s'], whole['median']['e2e_s'])} "
+            f"| {_range(e, 'elapsed_s')} | {_range(e, 'merge_s')} | {_s(e['median']['cpu_s'])} "
+            f"| {_s(whole['median']['cpu_s'])} | {diff:.1e} |"
+        )
+    lines += [
+        "",
+        "Each step's largest process (of the N at once) against the P=1 step, medians; the "
+        "largest run's ratio in brackets.",
+        "",
+        "| M | variant | step | peak RSS GB | P=1 | ratio (max) | peak private GB | P=1 "
+        "| ratio (max) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e, whole in pairs:
+        for n in STEPS:
+            cells = []
+            for key in (f"{n}.peak_rss_bytes", f"{n}.peak_private_bytes"):
+                mine, theirs = e["median"][key], whole["median"][key]
+                cells.append(
+                    f"{_gb(mine)} | {_gb(theirs)} | {_ratio(mine, theirs)} "
+                    f"({_ratio(e['max'][key], theirs)})"
+                )
+            lines.append(
+                f"| {e['multiplier']} | {e['variant']} | {n} | " + " | ".join(cells) + " |"
+            )
+    return lines
+
+
 def markdown(results: dict) -> str:
     m, config, summary = results["machine"], results["config"], results["summary"]
     raw_mode = RAW_MODES[config.get("raw_table_before_preprocess")]
@@ -153,7 +232,8 @@ def markdown(results: dict) -> str:
         "start to exit; e2e = the three walls summed. handoff = the phases a store makes a step "
         "do: preprocess allocate + save, train load + private_copy + page_in, evaluate load + "
         "page_in. train fit = train's load + private_copy + page_in + compute. memcpy = one "
-        "in-memory copy of the split's bytes into pre-faulted memory (the floor of a handoff).",
+        "in-memory copy of the split's bytes into pre-faulted memory (the floor of a handoff)."
+        + (PARTITIONED_NOTE if any(e.get("partitions", 1) > 1 for e in summary) else ""),
         "",
         "## End to end",
         "",
@@ -173,6 +253,7 @@ def markdown(results: dict) -> str:
             f"{_s(e['median']['memcpy_s'])} | {rss} | {private} | {e['median']['mse']:.10g} |"
         )
     lines += fit_gain(summary)
+    lines += partitions_section(summary)
     lines += ["", "## Scaling with M (medians)", "", *scaling.table(summary)]
     lines += [
         "",
@@ -188,7 +269,7 @@ def markdown(results: dict) -> str:
         "|---|---|---|---|" + "---|" * len(PHASES) + "---|---|---|",
     ]
     for e in summary:
-        for n in STEPS:
+        for n in processes(e):
             med = e["median"]
             lines.append(
                 f"| {e['multiplier']} | {e['variant']} | {n} | {_range(e, f'{n}.wall_s')} | "
@@ -208,7 +289,7 @@ def markdown(results: dict) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for e in summary:
-        for n in STEPS:
+        for n in processes(e):
             med = e["median"]
             lines.append(
                 f"| {e['multiplier']} | {e['variant']} | {n} | {_s(med[f'{n}.wall_s'])} | "
@@ -249,9 +330,9 @@ def markdown(results: dict) -> str:
 
 
 def chart(results: dict, path: Path) -> None:
-    """One panel per M, the four variants side by side on one scale, each bar the three steps
-    stacked by part (start-up, handoff, compute, other), its e2e and its multiple of vineyard's
-    written on top."""
+    """One panel per M, the variants side by side on one scale, each bar the three steps stacked
+    by part (start-up, handoff, compute, other; a partitioned variant's merges), its e2e and its
+    multiple of vineyard's written on top."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: a file only
@@ -262,8 +343,9 @@ def chart(results: dict, path: Path) -> None:
     fig, axes = plt.subplots(
         1, len(multipliers), figsize=(max(7.0, 3.6 * len(multipliers) + 0.8), 5.4), squeeze=False
     )
+    drawn = set()
     for ax, multiplier in zip(axes[0], multipliers, strict=True):
-        present = [v for v in NAMES if entry(summary, v, multiplier)]
+        present = [e["variant"] for e in summary if e["multiplier"] == multiplier]
         base = entry(summary, "vineyard", multiplier)
         top = 0.0
         for x, variant in enumerate(present):
@@ -271,6 +353,7 @@ def chart(results: dict, path: Path) -> None:
             bottom = 0.0
             parts = bar_parts(e)
             for i, (n, label, h) in enumerate(parts):
+                drawn.add(label)
                 ax.bar(x, h, 0.7, bottom=bottom, color=SEGMENTS[label], edgecolor="none")
                 bottom += h
                 if i + 1 == len(parts) or parts[i + 1][0] != n:
@@ -284,7 +367,7 @@ def chart(results: dict, path: Path) -> None:
             top = max(top, bottom)
         ax.set_xticks(range(len(present)), present, rotation=30, ha="right", fontsize=8)
         for tick, variant in zip(ax.get_xticklabels(), present, strict=True):
-            tick.set_color(BY_NAME[variant].color)
+            tick.set_color(lookup(variant).color)
             tick.set_fontweight("bold")
         ax.set_ylim(0, top * 1.22)
         ax.set_ylabel(
@@ -293,8 +376,9 @@ def chart(results: dict, path: Path) -> None:
             fontsize=8,
         )
         ax.set_title(f"M={multiplier} ({multiplier * 10_000:,} rows)", fontsize=9)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in SEGMENTS.values()]
-    fig.legend(handles, list(SEGMENTS), loc="lower center", ncol=2, fontsize=8)
+    shown = [label for label in SEGMENTS if label in drawn]
+    handles = [plt.Rectangle((0, 0), 1, 1, color=SEGMENTS[label]) for label in shown]
+    fig.legend(handles, shown, loc="lower center", ncol=2, fontsize=8)
     m = results["machine"]
     fig.suptitle(
         "End to end per variant; on top: e2e and how many times vineyard's\n"

@@ -10,21 +10,27 @@ from pathlib import Path
 
 from .summary import GB, entry
 from .summary import seconds as _s
-from .variants import BY_NAME, NAMES, VARIANTS
+from .variants import lookup, rank
+
+
+def _variants(summary: list[dict]) -> list[str]:
+    """The variants measured, in the table's order."""
+    return sorted({e["variant"] for e in summary}, key=rank)
 
 
 def table(summary: list[dict]) -> list[str]:
     """Markdown rows: per M, each variant's median e2e and largest step's peak RSS."""
+    names = _variants(summary)
     lines = [
         "| M | "
-        + " | ".join(f"{v} e2e" for v in NAMES)
+        + " | ".join(f"{v} e2e" for v in names)
         + " | "
-        + " | ".join(f"{v} peak RSS GB" for v in NAMES)
+        + " | ".join(f"{v} peak RSS GB" for v in names)
         + " |",
-        "|---" * (1 + 2 * len(NAMES)) + "|",
+        "|---" * (1 + 2 * len(names)) + "|",
     ]
     for multiplier in sorted({e["multiplier"] for e in summary}):
-        row = [entry(summary, v, multiplier) for v in NAMES]
+        row = [entry(summary, v, multiplier) for v in names]
         lines.append(
             f"| {multiplier} | "
             + " | ".join(_s(e["median"]["e2e_s"]) if e else "–" for e in row)
@@ -43,14 +49,16 @@ def chart(summary: list[dict], path: Path) -> None:
     from matplotlib.ticker import FuncFormatter
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
-    for variant in NAMES:
+    for variant in _variants(summary):
         rows = sorted(
             (e for e in summary if e["variant"] == variant), key=lambda e: e["multiplier"]
         )
         if not rows:
             continue
         ms = [e["multiplier"] for e in rows]
-        style = {"color": BY_NAME[variant].color, "marker": "o", "label": variant}
+        # Partitioned variants dashed: the same steps, split.
+        dashed = "--" if lookup(variant).partitions > 1 else "-"
+        style = {"color": lookup(variant).color, "marker": "o", "label": variant, "ls": dashed}
         left.plot(ms, [e["median"]["e2e_s"] for e in rows], **style)
         right.plot(ms, [e["median"]["max_peak_rss_bytes"] / GB for e in rows], **style)
     plain = FuncFormatter(lambda v, _: f"{v:g}")
@@ -78,14 +86,15 @@ def combine(out: Path, directories: list[Path]) -> list[dict]:
         sources.append(f"{directory} ({results['machine']['date']})")
         for e in results["summary"]:
             merged[(e["variant"], e["multiplier"])] = e
-    order = {v.name: i for i, v in enumerate(VARIANTS)}
-    summary = sorted(merged.values(), key=lambda e: (e["multiplier"], order[e["variant"]]))
+    summary = sorted(merged.values(), key=lambda e: (e["multiplier"], rank(e["variant"])))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     lines = [
         "# Scaling with M",
         "",
-        "Medians, from: " + "; ".join(sources) + ". peak RSS: the largest of the three steps'.",
+        "Medians, from: "
+        + "; ".join(sources)
+        + ". peak RSS: the largest of the steps' processes'.",
         "",
         *table(summary),
         "",

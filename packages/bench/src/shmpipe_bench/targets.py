@@ -41,10 +41,14 @@ def _check(target: dict, summary: list[dict], multiplier: int, pair: list[str], 
         text = f"M={multiplier} {pair[0]} vs {pair[1]}: {worst:.1e}"
         return worst <= limit, text, worst / limit
     against = target.get("against_metric", metric)
-    a, b = first["median"][metric], second["median"][against]
+    # `of = "max"`: the first variant's worst run, for a promise about every run.
+    stat = target.get("of", "median")
+    a, b = first[stat][metric], second["median"][against]
     ratio = a / b if b else float("inf")
     label = pair[0] if pair[0] == pair[1] else f"{pair[0]}/{pair[1]}"
     what = metric if against == metric else f"{metric}/{against}"
+    if stat != "median":
+        what += f" ({stat} of {first['repeats']} runs / median)"
     text = f"M={multiplier} {label} {what}: {fmt(metric, a)} / {fmt(against, b)} = {ratio:.2f}"
     return ratio <= limit, text, ratio / limit
 
@@ -54,6 +58,7 @@ def evaluate(summary: list[dict], targets: list[dict] | None = None) -> list[dic
     out = []
     for target in targets if targets is not None else load():
         at = measured if target["at"] == "all" else [m for m in target["at"] if m in measured]
+        at = [m for m in at if m >= target.get("from_multiplier", 0)]
         checks = [
             c
             for m in at
@@ -63,6 +68,8 @@ def evaluate(summary: list[dict], targets: list[dict] | None = None) -> list[dic
         ]
         if not checks:
             where = "any M" if target["at"] == "all" else "M=" + ", ".join(map(str, target["at"]))
+            if "from_multiplier" in target:
+                where = f"M >= {target['from_multiplier']}"
             status, detail = "not measured", f"no runs of these variants at {where}"
         else:
             failed = [text for ok, text, _ in checks if not ok]

@@ -14,6 +14,7 @@ from pathlib import Path
 from shmpipe_core import run_hold
 from shmpipe_core.dataset import raw_path
 from shmpipe_core.errors import StepError
+from shmpipe_core.partitions import step_name
 from shmpipe_core.progress import ENV as PROGRESS_ENV
 from shmpipe_core.runs import delete_intermediates
 from shmpipe_core.sizes import human
@@ -41,28 +42,14 @@ class RunSpec:
         self, step: str, partition: int | None = None, socket: str | None = None
     ) -> list[str]:
         """A step's arguments: of the whole run, of one partition, or (`partition` None in a
-        partitioned run) of its merge."""
-        if self.partitions == 1:
-            args = step_args(
-                step, self.store, str(self.data_dir), self.run_id, str(self.multiplier)
-            )
-        elif partition is None:
-            args = merge_args(step, self.store, str(self.data_dir), self.run_id, self.partitions)
-            args = [str(a) for a in args]
-        else:
-            args = step_args(
-                step,
-                self.store,
-                str(self.data_dir),
-                self.run_id,
-                str(self.multiplier),
-                str(partition),
-                str(self.partitions),
-            )
+        partitioned run) of its merge, which opens no store."""
+        base = (self.store, str(self.data_dir), self.run_id)
+        if self.partitions > 1 and partition is None:
+            return [str(a) for a in merge_args(step, *base, self.partitions)]
+        parts = (str(partition), str(self.partitions)) if self.partitions > 1 else ()
+        args = step_args(step, *base, str(self.multiplier), *parts)
         socket = socket or self.vineyard_socket
-        if socket and not (self.partitions > 1 and partition is None):
-            args += ["--vineyard-socket", socket]
-        return args
+        return [*args, "--vineyard-socket", socket] if socket else args
 
     def command(self, step: str) -> str | None:
         return (self.commands or {}).get(step)
@@ -111,8 +98,8 @@ def _run(
     executable: str | None = None,
     stage: str | None = None,
 ) -> StepRun:
-    """Run one process of a step (`name`: the step, or one partition's or merge's process of it,
-    `stage` the step then)."""
+    """Run one process of a step (`name`: the step, or, with `stage` the step, one partition's
+    or merge's process of it, named as its record is)."""
     if signals is not None:
         signals.check()
     report.started(name)
@@ -174,13 +161,13 @@ def run_steps(
             steps.append(_run(step, args, spec.env, report, signals, spec.command(step)))
             continue
         calls = [
-            (f"{step}-{k}", spec.step_args(step, k, (sockets or [None] * spec.partitions)[k]))
+            (step_name(step, k), spec.step_args(step, k, (sockets or [None] * spec.partitions)[k]))
             for k in range(spec.partitions)
         ]
         steps += _fan_out(step, calls, spec, report, signals)
         if step in MERGED:
             merged = _run(
-                f"{step}-merge",
+                step_name(step, None, merge=True),
                 spec.step_args(step),
                 spec.env,
                 report,

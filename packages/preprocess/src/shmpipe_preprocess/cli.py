@@ -61,7 +61,8 @@ def preprocess(args) -> dict:
         train_rows, test_rows = split_in_table_order(kept, SEED)
         del kept
         rows = row_range(raw.num_rows, args.partitions, args.partition)
-        train_rows, test_rows = within(train_rows, *rows), within(test_rows, *rows)
+        # Copies, so the whole run's row numbers are freed before the split is allocated.
+        train_rows, test_rows = (within(r, *rows).copy() for r in (train_rows, test_rows))
     # Column-major: each raw column lands in one contiguous stretch of the matrix.
     shapes = {
         "X_train": ((len(train_rows), len(FEATURES)), "F"),

@@ -253,7 +253,7 @@ def _partitions(run: Path) -> list[Path]:
     """The partitions' split folders of a run (`part-<k>/splits`), real folders only."""
     try:
         names = os.listdir(run)
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError:  # no folder, or not this user's to read: no split of this store's
         return []
     return [
         run / name / SPLITS
