@@ -3,6 +3,7 @@
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 MULTIPLIER ?= 1
 SINK ?= vineyard
+PARTITIONS ?= 1
 
 .PHONY: run test lint bench uv sync
 
@@ -20,7 +21,8 @@ sync: uv
 # it compiling; this takes about 2 s, and Python compiles what a run imports as it first imports it
 # (about 1.5 s, once). `uv run` syncs inexactly: a dev environment keeps its tools.
 run: uv
-	$(UV) run --frozen --no-dev pipeline --sink $(SINK) --multiplier $(MULTIPLIER)
+	$(UV) run --frozen --no-dev pipeline --sink $(SINK) --multiplier $(MULTIPLIER) \
+	  --partitions $(PARTITIONS)
 
 # The linters first: CI runs this target, so style and import order are checked with the tests.
 test: lint
@@ -250,12 +252,14 @@ cluster-up: cluster cluster-argo cluster-fluid cluster-namespace cluster-images 
 
 submit-nas:
 	argo submit -n $(NAMESPACE) --wait workflows/pipeline.yaml \
-	  -p data_multiplier=$(DATA_MULTIPLIER) -p registry=$(REGISTRY) -p tag=$(TAG)
+	  -p data_multiplier=$(DATA_MULTIPLIER) -p partitions=$(PARTITIONS) -p registry=$(REGISTRY) \
+	  -p tag=$(TAG)
 	argo get -n $(NAMESPACE) @latest
 
 submit-vineyard:
 	argo submit -n $(NAMESPACE) --wait workflows/pipeline-with-vineyard.yaml \
-	  -p data_multiplier=$(DATA_MULTIPLIER) -p registry=$(REGISTRY) -p tag=$(TAG)
+	  -p data_multiplier=$(DATA_MULTIPLIER) -p partitions=$(PARTITIONS) -p registry=$(REGISTRY) \
+	  -p tag=$(TAG)
 	argo get -n $(NAMESPACE) @latest
 
 cluster-delete:
