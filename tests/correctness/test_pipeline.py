@@ -1,11 +1,13 @@
 """The whole pipeline, each step its own process, gives the seed's MSE with either store."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 from shmpipe_core.dataset import raw_path
 
-from tests.support.processes import run_cli
+from tests.support.processes import BIN, run_cli
 from tests.support.reference import seed_mse
 
 
@@ -75,3 +77,27 @@ def test_table_output(data_dir, vineyard_socket):
     assert lines[0].split() == ["STEP", "DURATION", "PEAK", "MEMORY"]
     assert [line.split()[0] for line in lines[1:4]] == ["preprocess", "train", "evaluate"]
     assert "mse=" in lines[-1]
+
+
+# A parent 400 MB large spawns the step: its record's peak must be the step's own memory.
+BIG_PARENT = """import subprocess, sys
+import numpy as np
+held = np.ones(50_000_000)  # 400 MB, touched
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+"""
+
+
+def test_a_step_records_its_own_peak_not_its_parent_s(data_dir):
+    step = [
+        str(BIN / "preprocess"),
+        "--sink",
+        "nas",
+        "--data-dir",
+        str(data_dir),
+        "--run-id",
+        "own",
+    ]
+    subprocess.run([sys.executable, "-c", BIG_PARENT, *step], check=True)
+    record = json.loads((data_dir / "runs" / "own" / "steps" / "preprocess.json").read_text())
+    # preprocess at M=1 peaks near 100 MB; its parent's 400 MB are not its.
+    assert record["peak_rss_bytes"] < 300e6, record["peak_rss_bytes"]

@@ -47,22 +47,28 @@ def maxrss_bytes(usage: resource.struct_rusage) -> int:
 
 
 def peak_rss_bytes() -> int:
-    """This process's peak RSS so far, in bytes."""
-    return maxrss_bytes(resource.getrusage(resource.RUSAGE_SELF))
+    """This process's peak RSS so far, in bytes: its own memory's high-water mark (VmHWM).
+    Not getrusage's, which starts at the parent's peak: exec records the parent's memory,
+    which a spawned child shares until then, as the child's."""
+    return _status_bytes("VmHWM:") or maxrss_bytes(resource.getrusage(resource.RUSAGE_SELF))
 
 
 _private_peak = 0
 _sampling = threading.Lock()
 
 
+def _status_bytes(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def private_bytes() -> int:
     """This process's private (anonymous) resident memory now: RssAnon, without the mapped file
     and shared pages that RSS counts too."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    return _status_bytes("RssAnon:")
 
 
 def _sample_private_peak() -> None:
