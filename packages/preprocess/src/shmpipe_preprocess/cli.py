@@ -18,7 +18,7 @@ from shmpipe_core.raw import RawTable
 from shmpipe_core.stores import open_store
 
 from .gather import gather_column
-from .split import split_in_table_order, split_sizes
+from .split import row_type, split_in_table_order, split_sizes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +35,7 @@ def preprocess(args) -> dict:
     with metrics.phase("load"):
         raw = RawTable(args.data_dir, args.multiplier)
         outlier = raw.column(OUTLIER_COLUMN)
-        kept = np.flatnonzero(outlier <= OUTLIER_ABOVE)
+        kept = np.flatnonzero(outlier <= OUTLIER_ABOVE).astype(row_type(raw.num_rows))
         raw.release(outlier)
     if min(split_sizes(len(kept))) == 0:
         # scikit-learn's train_test_split refuses it too ("the resulting train set will be
