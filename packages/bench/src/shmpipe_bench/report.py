@@ -184,16 +184,18 @@ def partitions_section(summary: list[dict]) -> list[str]:
     lines += [
         "",
         "Each step's largest process (of the N at once) against the P=1 step, medians; the "
-        "largest run's ratio in brackets.",
+        "largest run's ratio in brackets. held: peak RSS above the process's RSS at start "
+        "(interpreter and code loaded, no data yet): what its data cost it.",
         "",
-        "| M | variant | step | peak RSS GB | P=1 | ratio (max) | peak private GB | P=1 "
-        "| ratio (max) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| M | variant | step | peak RSS GB | P=1 | ratio (max) | held GB | P=1 | ratio (max) "
+        "| peak private GB | P=1 | ratio (max) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e, whole in pairs:
         for n in STEPS:
             cells = []
-            for key in (f"{n}.peak_rss_bytes", f"{n}.peak_private_bytes"):
+            keys = (f"{n}.peak_rss_bytes", f"{n}.held_rss_bytes", f"{n}.peak_private_bytes")
+            for key in keys:
                 mine, theirs = e["median"][key], whole["median"][key]
                 cells.append(
                     f"{_gb(mine)} | {_gb(theirs)} | {_ratio(mine, theirs)} "

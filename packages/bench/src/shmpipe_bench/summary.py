@@ -74,6 +74,11 @@ def _private(step: dict) -> int:
     return step.get("record", {}).get("peak_private_bytes", 0)
 
 
+def _held(step: dict) -> int:
+    """What a process's data cost it: its peak RSS above its RSS at start (interpreter, code)."""
+    return step["peak_rss_bytes"] - step.get("record", {}).get("start_rss_bytes", 0)
+
+
 def _process_metrics(name: str, step: dict) -> dict[str, float]:
     stage = stage_of(name)
     out = {
@@ -82,6 +87,7 @@ def _process_metrics(name: str, step: dict) -> dict[str, float]:
         f"{name}.other_s": step["other_s"],
         f"{name}.peak_rss_bytes": step["peak_rss_bytes"],
         f"{name}.peak_private_bytes": _private(step),
+        f"{name}.held_rss_bytes": _held(step),
     }
     for key in ("user_s", "system_s", "minor_faults", "major_faults"):
         out[f"{name}.{key}"] = step.get(key, 0)
@@ -138,6 +144,7 @@ def run_metrics(run: dict) -> dict[str, float]:
         out |= _process_metrics(stage, slowest)
         out[f"{stage}.peak_rss_bytes"] = max(s["peak_rss_bytes"] for s in group)
         out[f"{stage}.peak_private_bytes"] = max(_private(s) for s in group)
+        out[f"{stage}.held_rss_bytes"] = max(_held(s) for s in group)
     if run.get("partitions", 1) > 1:
         for name, step in steps.items():
             out |= _process_metrics(name, step)

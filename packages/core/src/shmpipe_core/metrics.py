@@ -89,6 +89,9 @@ class StepMetrics:
     phases: dict[str, float] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     bytes: dict[str, int] = field(default_factory=dict)
+    # RSS once the interpreter and the step's code are loaded, before any data: the peak above
+    # it is what the step's data cost it.
+    start_rss_bytes: int = 0
     peak_rss_bytes: int = 0
     peak_private_bytes: int = 0
     notes: dict[str, str] = field(default_factory=dict)
@@ -97,7 +100,13 @@ class StepMetrics:
     def start(cls, step: str, store: str, run_id: str) -> "StepMetrics":
         if _sampling.acquire(blocking=False):  # one sampler per process, held for its life
             threading.Thread(target=_sample_private_peak, name="private-peak", daemon=True).start()
-        return cls(step, store, run_id, startup_s=round(process_age_s(), 4))
+        return cls(
+            step,
+            store,
+            run_id,
+            startup_s=round(process_age_s(), 4),
+            start_rss_bytes=_status_bytes("VmRSS:"),
+        )
 
     @contextmanager
     def phase(self, name: str):
