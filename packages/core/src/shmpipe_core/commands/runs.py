@@ -12,7 +12,7 @@ def build_parser() -> Parser:
     parser = Parser(
         prog="runs",
         description="List the runs in the data dir and in vineyard (the configured one, or the "
-        "embedded one if it runs).",
+        "embedded ones that run).",
     )
     add_data_dir(parser)
     parser.add_argument("--vineyard-socket", default=None, help="vineyard IPC socket")
