@@ -4,9 +4,11 @@ line, never waited for: every command that connects ends, and SIGINT still ends 
 import json
 import os
 import signal
+import threading
 import time
 
 import pytest
+from shmpipe_core.vineyard import daemon
 
 from tests.support.processes import assert_one_line_error, run_cli, start_step
 
@@ -60,3 +62,15 @@ def test_vineyard_local_status_of_a_stopped_embedded_vineyardd(isolated_env):
     finally:
         os.kill(pid, signal.SIGCONT)
         run_cli("vineyard-local", "stop", env=isolated_env)
+
+
+
+def test_starting_waits_for_a_vineyardd_that_listens_before_it_answers(vineyardd):
+    """Fluid's vineyardd (--reserve_memory) listens, then faults its arena in before it answers:
+    one silent for longer than a hang's 10 s is still starting, and is waited for."""
+    socket, process = vineyardd()
+    process.send_signal(signal.SIGSTOP)
+    resumed = time.monotonic() + 12
+    threading.Timer(12, process.send_signal, (signal.SIGCONT,)).start()
+    daemon.wait_answering(socket, process, "vineyardd.log", timeout_s=HANG)
+    assert time.monotonic() >= resumed

@@ -81,15 +81,7 @@ def start(
         if pid_file is not None:
             Path(pid_file).write_text(str(process.pid))
         faults.point("vineyardd-starting")
-        deadline = time.monotonic() + timeout_s
-        while not answers(str(socket)):
-            if process.poll() is not None:
-                raise StepError(
-                    f"vineyardd exited with code {process.returncode} at start: see {log}"
-                )
-            if time.monotonic() > deadline:
-                raise StepError(f"vineyardd did not answer on {socket} within {timeout_s:.0f} s")
-            time.sleep(0.05)
+        wait_answering(socket, process, log, timeout_s)
     except BaseException:
         process.kill()
         process.wait()
@@ -97,3 +89,22 @@ def start(
             Path(pid_file).unlink(missing_ok=True)
         raise
     return process
+
+
+def wait_answering(socket: Path, process: subprocess.Popen, log: Path, timeout_s: float) -> None:
+    """Return once the vineyardd `process` serves `socket`; StepError if it exits or the time
+    is up. A daemon starting may listen before it answers: with --reserve_memory (Fluid's) it
+    faults its whole arena in first, many seconds for many GiB, so a socket that accepts and
+    does not answer yet is waited for here, not taken for a hung daemon."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if answers(str(socket)):
+                return
+        except StepError:
+            pass  # listening, not answering yet: the deadline decides
+        if process.poll() is not None:
+            raise StepError(f"vineyardd exited with code {process.returncode} at start: see {log}")
+        if time.monotonic() > deadline:
+            raise StepError(f"vineyardd did not answer on {socket} within {timeout_s:.0f} s")
+        time.sleep(0.05)
