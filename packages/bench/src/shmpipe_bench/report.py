@@ -66,7 +66,7 @@ def machine_line(m: dict) -> str:
         f"load average {'/'.join(map(str, m['load_average']))} at start, "
         f"{'/'.join(map(str, m.get('load_average_end', [])))} at end, 1-minute load "
         f"{'–'.join(map(str, m.get('load_average_1m_during', [])))} before the runs; the "
-        f"benchmark's own peak RSS (a floor under each step's) "
+        f"benchmark's own peak RSS (steps report their own, VmHWM) "
         f"{m.get('bench_process_peak_rss_bytes', 0) / 2**20:.0f} MiB"
     )
 
