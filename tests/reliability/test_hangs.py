@@ -64,7 +64,6 @@ def test_vineyard_local_status_of_a_stopped_embedded_vineyardd(isolated_env):
         run_cli("vineyard-local", "stop", env=isolated_env)
 
 
-
 def test_starting_waits_for_a_vineyardd_that_listens_before_it_answers(vineyardd):
     """Fluid's vineyardd (--reserve_memory) listens, then faults its arena in before it answers:
     one silent for longer than a hang's 10 s is still starting, and is waited for."""
