@@ -17,15 +17,13 @@ def split_sizes(n: int) -> tuple[int, int]:
 
 
 def row_type(rows: int) -> type:
-    """The narrowest integer that numbers `rows` rows: int32 up to 2**31."""
     return np.int32 if rows < 2**31 else np.int64
 
 
 def split_in_table_order(kept: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train rows, test rows) of `kept` (ascending row numbers of the raw table), ascending."""
     _, n_test = split_sizes(len(kept))
-    # RandomState.permutation(n) shuffles an arange; the shuffle's draws do not depend on the
-    # dtype, so int32 gives the same order in half the memory (every partition draws it whole).
+    # permutation(n) is a shuffled arange; the draws ignore its dtype, so int32 halves it.
     order = np.arange(len(kept), dtype=row_type(len(kept)))
     np.random.RandomState(seed).shuffle(order)
     is_test = np.zeros(len(kept), dtype=bool)
