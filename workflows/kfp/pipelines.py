@@ -129,15 +129,17 @@ def preprocess_data(store: str, data_multiplier: int, run_id: str, partitions: i
     )
 
 
+def _partition_step(step: str, store: str, run_id: str, partitions: int, partition: int):
+    return dsl.ContainerSpec(
+        image=IMAGES[step],
+        command=[step],
+        args=step_args(step, store, DATA_DIR, run_id, partition=partition, partitions=partitions),
+    )
+
+
 @dsl.container_component
 def train_data(store: str, run_id: str, partitions: int, partition: int):
-    return dsl.ContainerSpec(
-        image=IMAGES["train"],
-        command=["train"],
-        args=step_args(
-            "train", store, DATA_DIR, run_id, partition=partition, partitions=partitions
-        ),
-    )
+    return _partition_step("train", store, run_id, partitions, partition)
 
 
 @dsl.container_component
@@ -149,26 +151,16 @@ def train_merge(store: str, run_id: str, partitions: int):
     )
 
 
-def _evaluate(store: str, run_id: str, partitions: int, partition: int):
-    return dsl.ContainerSpec(
-        image=IMAGES["evaluate"],
-        command=["evaluate"],
-        args=step_args(
-            "evaluate", store, DATA_DIR, run_id, partition=partition, partitions=partitions
-        ),
-    )
-
-
 # The same command as two components, as in the Argo workflows: the whole run's evaluate at P=1,
 # a partition's at P>1 (KFP reads the MSE from the file either way, see read-mse).
 @dsl.container_component
 def test_data(store: str, run_id: str, partitions: int, partition: int):
-    return _evaluate(store, run_id, partitions, partition)
+    return _partition_step("evaluate", store, run_id, partitions, partition)
 
 
 @dsl.container_component
 def test_data_part(store: str, run_id: str, partitions: int, partition: int):
-    return _evaluate(store, run_id, partitions, partition)
+    return _partition_step("evaluate", store, run_id, partitions, partition)
 
 
 @dsl.container_component
