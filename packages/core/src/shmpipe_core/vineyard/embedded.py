@@ -107,8 +107,9 @@ def nodes() -> list[int]:
         names = os.listdir(runtime_dir())
     except OSError:
         names = []
-    found = [int(n[len("node-") :]) for n in names if n.startswith("node-") and n[5:].isdigit()]
-    return [0, *sorted(k for k in found if k > 0)]
+    prefix = NODE.format("")
+    numbers = (n[len(prefix) :] for n in names if n.startswith(prefix))
+    return [0, *sorted(k for k in map(int, filter(str.isdigit, numbers)) if k > 0)]
 
 
 def default_size() -> str:
