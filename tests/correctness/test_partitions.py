@@ -73,6 +73,12 @@ def test_partitions_give_the_one_partition_rows_and_mse(
         model = json.loads(RunLayout(data_dir, run_id).model.read_text())
         assert model["train_rows"] == len(reference["y_train"])
         assert model["partitions"] == partitions
+        # The model names every partition, where it lived and its raw rows, which tile the table.
+        placement = model["placement"]
+        assert [p["partition"] for p in placement] == list(range(partitions))
+        bounds = [b for p in placement for b in p["raw_rows"]]
+        assert bounds == sorted(bounds) and bounds[0] == 0 and bounds[-1] == multiplier * 10_000
+        assert all(bounds[i] == bounds[i + 1] for i in range(1, len(bounds) - 1, 2))
 
 
 def test_local_partitions_each_on_their_own_vineyardd(data_dir, isolated_env):
@@ -142,6 +148,11 @@ def test_merges_and_partitions_refuse_what_does_not_fit(data_dir):
     step("train", data_dir, check=True)
     evaluated = step("evaluate", data_dir, "--partitions", "2", "--partition", "1")
     one_line_error(evaluated, 1, "rerun train")
+    # The one-partition preprocess replaced partition 0's placement: the merge says so.
+    merged = step("train", data_dir, "--partitions", "2", "--merge")
+    one_line_error(merged, 1, "rerun preprocess for every partition")
+    step("preprocess", data_dir, "--partitions", "2", "--partition", "0", check=True)
+    step("train", data_dir, "--partitions", "2", "--partition", "0", check=True)
     # A partition rerun after the model was fitted: its evaluate refuses the stale model.
     step("train", data_dir, "--partitions", "2", "--merge", check=True)
     step("preprocess", data_dir, "--partitions", "2", "--partition", "1", check=True)

@@ -114,6 +114,7 @@ def merge(args) -> dict:
     layout = RunLayout(args.data_dir, args.run_id)
     with metrics.phase("load"):
         records = partitions.load_all(layout, "train", args.partitions)
+        placed = partitions.load_all(layout, "preprocess", args.partitions)
     features = records[0]["features"]
     if any(r["features"] != features for r in records):
         raise StepError(
@@ -145,6 +146,10 @@ def merge(args) -> dict:
             partitions.COMMIT_SEPARATOR.join(r["commit"] for r in records),
             train_rows=total.rows,
             partitions=args.partitions,
+            # The one record of the whole run's partitions: where each lived, its rows.
+            placement=[
+                {k: p[k] for k in ("partition", "node", "store", "raw_rows")} for p in placed
+            ],
             solver=SOLVER,
         )
     return metrics.finish(args.data_dir)
