@@ -142,13 +142,17 @@ def train_data(store: str, run_id: str, partitions: int, partition: int):
     return _partition_step("train", store, run_id, partitions, partition)
 
 
+def _merge_step(step: str, store: str, run_id: str, partitions: int):
+    return dsl.ContainerSpec(
+        image=IMAGES[step],
+        command=[step],
+        args=merge_args(step, store, DATA_DIR, run_id, partitions),
+    )
+
+
 @dsl.container_component
 def train_merge(store: str, run_id: str, partitions: int):
-    return dsl.ContainerSpec(
-        image=IMAGES["train"],
-        command=["train"],
-        args=merge_args("train", store, DATA_DIR, run_id, partitions),
-    )
+    return _merge_step("train", store, run_id, partitions)
 
 
 # The same command as two components, as in the Argo workflows: the whole run's evaluate at P=1,
@@ -165,11 +169,7 @@ def test_data_part(store: str, run_id: str, partitions: int, partition: int):
 
 @dsl.container_component
 def test_merge(store: str, run_id: str, partitions: int):
-    return dsl.ContainerSpec(
-        image=IMAGES["evaluate"],
-        command=["evaluate"],
-        args=merge_args("evaluate", store, DATA_DIR, run_id, partitions),
-    )
+    return _merge_step("evaluate", store, run_id, partitions)
 
 
 @dsl.container_component

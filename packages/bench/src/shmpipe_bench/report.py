@@ -4,10 +4,11 @@ variants per M) and scaling.png (e2e and peak RSS against M)."""
 import json
 from pathlib import Path
 
+from shmpipe_core.partitions import step_name
 from shmpipe_core.step_contract import STEPS
 
 from . import scaling
-from .summary import GB, HANDOFF_PHASES, MERGE, PHASES, entry, processes
+from .summary import GB, HANDOFF_PHASES, PHASES, entry, processes
 from .summary import seconds as _s
 from .variants import lookup
 
@@ -95,8 +96,9 @@ def bar_parts(e: dict) -> list[tuple[str, str, float]]:
     parts = []
     for n in STEPS:
         parts += [(n, label, h) for label, h in segments(e, n).items()]
-        if f"{n}{MERGE}.wall_s" in e["median"]:
-            parts.append((n + MERGE, merge, e["median"][f"{n}{MERGE}.wall_s"]))
+        merged = step_name(n, None, merge=True)
+        if f"{merged}.wall_s" in e["median"]:
+            parts.append((merged, merge, e["median"][f"{merged}.wall_s"]))
     total = sum(h for _, _, h in parts)
     scale = e["median"]["e2e_s"] / total if total else 0.0
     return [(n, label, h * scale) for n, label, h in parts]

@@ -10,6 +10,7 @@ phases, and the handoff counts those.
 import statistics
 from collections import defaultdict
 
+from shmpipe_core.partitions import stage_of, step_name
 from shmpipe_core.step_contract import MERGED, STEPS
 
 from .variants import rank
@@ -29,17 +30,6 @@ def seconds(x: float) -> str:
     if x < 0.1:
         return f"{x * 1e3:.1f} ms"
     return f"{x:.2f} s" if x < 10 else f"{x:.1f} s"
-
-
-MERGE = "-merge"
-
-
-def stage_of(name: str) -> str | None:
-    """The step a process is of: `train` for `train` and `train-1`; None for a merge, which
-    moves no split (it reads the partitions' small records)."""
-    if name.endswith(MERGE):
-        return None
-    return name if name in STEPS else name.rpartition("-")[0]
 
 
 def handoff_seconds(phases_by_process: dict[str, dict[str, float]]) -> float:
@@ -63,9 +53,9 @@ def processes(e: dict) -> list[str]:
         return list(STEPS)
     names = []
     for step in STEPS:
-        names += [f"{step}-{k}" for k in range(partitions)]
+        names += [step_name(step, k) for k in range(partitions)]
         if step in MERGED:
-            names.append(step + MERGE)
+            names.append(step_name(step, None, merge=True))
     return names
 
 

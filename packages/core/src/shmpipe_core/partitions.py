@@ -41,11 +41,22 @@ def node_name() -> str:
     return os.environ.get(NODE_ENV) or socket.gethostname()
 
 
+MERGE = "merge"
+
+
 def step_name(step: str, partition: int | None, merge: bool = False) -> str:
     """The name under which a process of `step` keeps its record (runs/<id>/steps/<name>.json)."""
     if merge:
-        return f"{step}-merge"
+        return f"{step}-{MERGE}"
     return step if partition is None else f"{step}-{partition}"
+
+
+def stage_of(name: str) -> str | None:
+    """The step a process named by `step_name` is of; None for a merge (it moves no split)."""
+    step, _, last = name.rpartition("-")
+    if last == MERGE:
+        return None
+    return step or last
 
 
 def split_commits(model: dict, partitions: int) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from shmpipe_core import run_hold
 from shmpipe_core.dataset import raw_path
 from shmpipe_core.errors import StepError
-from shmpipe_core.partitions import step_name
+from shmpipe_core.partitions import stage_of, step_name
 from shmpipe_core.progress import ENV as PROGRESS_ENV
 from shmpipe_core.runs import delete_intermediates
 from shmpipe_core.sizes import human
@@ -184,7 +184,7 @@ def wall_seconds(steps: list[StepRun]) -> float:
     with its longest, then its merge."""
     longest: dict[str, float] = {}
     for s in steps:
-        key = s.name if s.name.endswith("-merge") else s.stage
+        key = s.name if stage_of(s.name) is None else s.stage
         longest[key] = max(longest.get(key, 0.0), s.seconds)
     return sum(longest.values())
 

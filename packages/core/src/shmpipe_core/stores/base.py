@@ -62,7 +62,7 @@ class SplitWriter:
 class Store:
     kind: str
     partition: int | None = None  # the partition of a partitioned run this store reads or writes
-    fetched: list[str] = []  # what `read` had to bring from another node (vineyard)
+    fetched: tuple[str, ...] | list[str] = ()  # what `read` brought from another node
 
     def writer(self, run_id: str, features=(), metrics=None) -> SplitWriter:
         writer = self._writer(run_id)
