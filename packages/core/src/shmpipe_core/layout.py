@@ -1,6 +1,7 @@
 """Where a run's files lie under the data dir, spelled once: steps, stores, commands and the
 runner take their paths from a RunLayout, and tests hold the workflows' paths to it."""
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +19,15 @@ STEPS = "steps"
 # partition's split in a folder of its own.
 PARTS = "parts"
 PARTITION = "part-{}"
+_PARTITION = re.compile(PARTITION.format(r"\d+"))
 # Two locks: a split's writers and cleanup take the first; one pipeline holds the second.
 SPLITS_LOCK = ".splits.lock"
 PIPELINE_LOCK = ".pipeline.lock"
+
+
+def is_partition(name: str) -> bool:
+    """Whether `name` is a partition's folder (NAS) or name part (vineyard): `part-<k>`."""
+    return bool(_PARTITION.fullmatch(name))
 
 
 def runs_dir(data_dir: Path) -> Path:

@@ -18,7 +18,6 @@ Readers take no lock: they retry when the commit they read is replaced.
 import json
 import mmap
 import os
-import re
 import stat
 import uuid
 from contextlib import contextmanager
@@ -40,14 +39,13 @@ from ..files import (
     read_small_file,
     write_json,
 )
-from ..layout import MANIFEST, PARTITION, SPLITS, SPLITS_LOCK, RunLayout, runs_dir
+from ..layout import MANIFEST, SPLITS, SPLITS_LOCK, RunLayout, is_partition, runs_dir
 from ..pages import populate_for_write
 from .base import SplitWriter, Store
 
 # A manifest names a handful of arrays (a few kB): the cap is far above any preprocess writes,
 # and keeps a huge file (or a link to /dev/zero) from being read whole.
 MANIFEST_MAX_BYTES = 1 << 20
-_PARTITION = re.compile(PARTITION.format(r"\d+"))
 
 
 @contextmanager
@@ -258,7 +256,7 @@ def _partitions(run: Path) -> list[Path]:
     return [
         run / name / SPLITS
         for name in sorted(names)
-        if _PARTITION.fullmatch(name) and not (run / name).is_symlink()
+        if is_partition(name) and not (run / name).is_symlink()
     ]
 
 

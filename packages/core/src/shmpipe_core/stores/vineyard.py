@@ -20,7 +20,7 @@ from .. import faults
 from .. import manifest as manifests
 from ..dataset import SPLIT_NAMES, is_run_id
 from ..errors import StepError
-from ..layout import PARTITION
+from ..layout import PARTITION, is_partition
 from ..pages import populate_for_read
 from ..signals import signals_deferred
 from ..sizes import human
@@ -41,7 +41,6 @@ OLDER = "splits.older"
 # Every name this store writes after `<run>/`; a migrated copy adds `@<instance id>`.
 OWN_NAMES = frozenset((*SPLIT_NAMES, SPLITS, PREVIOUS, PENDING, OLDER))
 _MIGRATED = re.compile(rf"{SPLITS}@\d+")
-_PARTITION = re.compile(PARTITION.format(r"\d+"))
 
 
 def run_of(name: str) -> str | None:
@@ -52,7 +51,7 @@ def run_of(name: str) -> str | None:
         return None
     # A partition's objects: `<run>/part-<k>/<name>`.
     part, slash, own = rest.partition("/")
-    if slash and _PARTITION.fullmatch(part):
+    if slash and is_partition(part):
         rest = own
     return run_id if rest in OWN_NAMES or _MIGRATED.fullmatch(rest) else None
 
